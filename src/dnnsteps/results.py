@@ -1,0 +1,120 @@
+"""A notebook's closing record, the step targets, and the suite's results table."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from . import complexity, environment, models
+from .errors import DnnstepsError
+
+STARTED = time.time()  # when dnnsteps was imported: a notebook's setup cell
+TABLE_START = "<!-- results:start -->"
+TABLE_END = "<!-- results:end -->"
+PARAM_TOLERANCE = 0.10
+
+
+class TargetMissed(DnnstepsError, AssertionError):
+    """A full run did not reach its step's target."""
+
+
+def finish(run, test: dict, notebook: str) -> dict:
+    """Record what this run was (and on what), print it, and save it beside the run."""
+    summary = run.summary
+    record = {
+        **summary,
+        "notebook": notebook,
+        "test_accuracy": test["accuracy"],
+        "test_loss": test["loss"],
+        "macs_per_image": complexity.macs_per_image(run.model),
+        "wall_seconds": round(time.time() - STARTED, 1),
+        "device": environment.device_name(),
+        "versions": environment.versions(),
+    }
+    (Path(run.run_dir) / "result.json").write_text(json.dumps(record, indent=2, sort_keys=True))
+    print(f"notebook: {notebook} ({record['mode']} mode)")
+    print(f"seed {record['seed']}, {record['epochs']} epochs, {record['train_size']:,} training images")
+    print(f"test accuracy {record['test_accuracy']:.2%}, best val accuracy {record['best_val_accuracy']:.2%} (epoch {record['best_epoch']})")
+    print(f"device: {record['device']}")
+    print("versions: " + ", ".join(f"{k} {v}" for k, v in record["versions"].items()))
+    print(f"wall time: {record['wall_seconds']:.0f} s")
+    return record
+
+
+def check_targets(record: dict) -> list[str]:
+    """What a run failed to reach (empty when it met every target of its step)."""
+    step = models.get_step(record["model"])
+    recipe = step.recipe
+    problems = []
+    if record["mode"] == "smoke":
+        # One epoch on 2,000 images shows learning (well above the 10% of guessing),
+        # not the target.
+        if not record["test_accuracy"] > 0.2:
+            problems.append(f"smoke accuracy {record['test_accuracy']:.2%} is not above 20%")
+        return problems
+    if record["epochs"] < recipe.epochs:
+        problems.append(f"ran {record['epochs']} of the recipe's {recipe.epochs} epochs")
+    if record["best_val_accuracy"] < recipe.target_accuracy:
+        problems.append(
+            f"best val accuracy {record['best_val_accuracy']:.2%} < target {recipe.target_accuracy:.2%}"
+        )
+    first = record["first_epoch_at_target"]
+    if recipe.target_epoch and (first is None or first > recipe.target_epoch):
+        problems.append(f"target not reached by epoch {recipe.target_epoch} (first: {first})")
+    return problems
+
+
+def assert_targets(record: dict) -> None:
+    problems = check_targets(record)
+    if problems:
+        raise TargetMissed(f"{record['model']}: " + "; ".join(problems))
+    what = "smoke run learned" if record["mode"] == "smoke" else "met every target"
+    print(f"{record['model']}: {what}.")
+
+
+# The suite's results ---------------------------------------------------------
+
+
+def load_metrics(path) -> dict:
+    path = Path(path)
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def save_metrics(metrics: dict, path) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+
+
+def results_table(metrics: dict) -> str:
+    lines = [
+        "| notebook | params | MACs/image | best val acc (epoch) | test acc | target | first epoch at target | s/epoch |",
+        "| --- | ---: | ---: | --- | ---: | --- | ---: | ---: |",
+    ]
+    for name in sorted(metrics):
+        m = metrics[name]
+        lines.append(
+            f"| {name} | {m['params']:,} | {m['macs_per_image']:,} "
+            f"| {m['best_val_accuracy']:.2%} ({m['best_epoch']}) | {m['test_accuracy']:.2%} "
+            f"| {m['target_accuracy']:.2%} | {m['first_epoch_at_target'] or '-'} "
+            f"| {m['seconds_per_epoch']:.0f} |"
+        )
+    devices = sorted({m["device"] for m in metrics.values()})
+    total = sum(m["wall_seconds"] for m in metrics.values())
+    lines.append("")
+    lines.append(
+        f"Seed 0, full MNIST (60,000 train / 10,000 test), on {', '.join(devices)}; "
+        f"wall time of the notebooks together: {total / 60:.0f} min."
+    )
+    return "\n".join(lines)
+
+
+def update_readme(readme, metrics: dict) -> None:
+    """Replace the text between the results markers with the table from ``metrics``."""
+    readme = Path(readme)
+    text = readme.read_text()
+    if TABLE_START not in text or TABLE_END not in text:
+        raise DnnstepsError(f"{readme} has no {TABLE_START} ... {TABLE_END} markers.")
+    head, rest = text.split(TABLE_START, 1)
+    _, tail = rest.split(TABLE_END, 1)
+    readme.write_text(f"{head}{TABLE_START}\n{results_table(metrics)}\n{TABLE_END}{tail}")

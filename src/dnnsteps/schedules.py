@@ -1,0 +1,113 @@
+"""Learning-rate schedules as plain ``epoch -> lr`` functions (epoch counted from 0).
+
+Plain functions of the epoch number make a resumed run pick up exactly the
+rate it would have had, and are easy to print as a table in a notebook.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+from .errors import ConfigError
+
+Schedule = Callable[[int], float]
+NAMES = ("constant", "inverse_time", "step", "one_cycle")
+
+
+def _positive(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ConfigError(f"{name} must be a positive number, got {value!r}.")
+    if not math.isfinite(value):
+        raise ConfigError(f"{name} must be finite, got {value!r}.")
+    return float(value)
+
+
+def _non_negative(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise ConfigError(f"{name} must be a number >= 0, got {value!r}.")
+    return float(value)
+
+
+def _epoch(epoch) -> int:
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+        raise ConfigError(f"epoch must be an integer >= 0, got {epoch!r}.")
+    return epoch
+
+
+def constant(lr: float = 0.001) -> Schedule:
+    lr = _positive("learning rate", lr)
+
+    def schedule(epoch: int) -> float:
+        _epoch(epoch)
+        return lr
+
+    return schedule
+
+
+def inverse_time(lr0: float = 0.003, decay: float = 0.319) -> Schedule:
+    """The course's decay: ``round(lr0 / (1 + decay * epoch), 10)``; fast early, gentle late."""
+    lr0 = _positive("lr0", lr0)
+    decay = _non_negative("decay", decay)
+    return lambda epoch: round(lr0 / (1.0 + decay * _epoch(epoch)), 10)
+
+
+def step(lr0: float = 0.01, factor: float = 0.1, every: int = 5) -> Schedule:
+    """Multiply by ``factor`` every ``every`` epochs."""
+    lr0 = _positive("lr0", lr0)
+    factor = _positive("factor", factor)
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise ConfigError(f"every must be an integer >= 1, got {every!r}.")
+    return lambda epoch: lr0 * factor ** (_epoch(epoch) // every)
+
+
+def one_cycle(
+    peak: float = 0.01,
+    epochs: int = 15,
+    warmup: float = 0.25,
+    start_div: float = 10.0,
+    end_div: float = 100.0,
+) -> Schedule:
+    """Warm up linearly to ``peak``, then cosine-anneal to ``peak / end_div``.
+
+    The warm-up lets batch-normalised nets take a large rate safely; the long
+    anneal is where the last few tenths of a percent come from.
+    """
+    peak = _positive("peak", peak)
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ConfigError(f"epochs must be an integer >= 1, got {epochs!r}.")
+    if not 0.0 <= warmup < 1.0:
+        raise ConfigError(f"warmup must be a fraction in [0, 1), got {warmup!r}.")
+    start_div = _positive("start_div", start_div)
+    end_div = _positive("end_div", end_div)
+    warm_epochs = max(1, round(warmup * epochs)) if warmup > 0 else 0
+
+    def lr(epoch: int) -> float:
+        epoch = min(_epoch(epoch), epochs - 1)
+        if epoch < warm_epochs:
+            start = peak / start_div
+            return start + (peak - start) * epoch / warm_epochs
+        span = max(1, epochs - 1 - warm_epochs)
+        progress = (epoch - warm_epochs) / span
+        low = peak / end_div
+        return low + (peak - low) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return lr
+
+
+def make(name: str, learning_rate: float, epochs: int, **kwargs) -> Schedule:
+    """Build a schedule by name; ``learning_rate`` is its starting (or peak) rate."""
+    if name == "constant":
+        return constant(learning_rate, **kwargs)
+    if name == "inverse_time":
+        return inverse_time(learning_rate, **kwargs)
+    if name == "step":
+        return step(learning_rate, **kwargs)
+    if name == "one_cycle":
+        return one_cycle(learning_rate, epochs, **kwargs)
+    raise ConfigError(f"unknown schedule {name!r}; choose one of {NAMES}.")
+
+
+def table(schedule: Schedule, epochs: int) -> list[tuple[int, float]]:
+    """(epoch, lr) pairs, for printing or plotting."""
+    return [(e, schedule(e)) for e in range(epochs)]

@@ -1,0 +1,110 @@
+"""The main job: run all eight notebooks in full mode, then rebuild ``results/``.
+
+Notebooks are executed in place (their committed outputs are the real run),
+already-run notebooks are skipped unless ``force``, and a killed run resumes
+from its backups the next time.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+from . import notebooks, results
+from .rundir import RunDir
+
+SEED = 0
+
+
+def _progress(run: RunDir, epochs: int, label: str, stop: threading.Event):
+    seen = -1
+    while not stop.wait(5):
+        rows = run.read_log() if run.log_file.exists() else []
+        if len(rows) != seen and rows:
+            seen = len(rows)
+            per_epoch = sum(r["seconds"] for r in rows) / len(rows)
+            left = max(0, epochs - len(rows)) * per_epoch
+            last = rows[-1]
+            print(
+                f"  {label}: epoch {last['epoch']}/{epochs}, val_accuracy "
+                f"{last['val_accuracy']:.4f}, about {left / 60:.1f} min of training left",
+                flush=True,
+            )
+
+
+def run_notebook(path: Path, runs_root: Path, label: str, force: bool) -> dict:
+    from nbclient import NotebookClient
+
+    from . import models
+
+    nb = notebooks.read(path)
+    step = notebooks.step_of(nb)
+    run = RunDir(runs_root / f"{step}-seed{SEED}")
+    if force:
+        run.clear()
+    stop = threading.Event()
+    watcher = threading.Thread(
+        target=_progress, args=(run, models.get_step(step).recipe.epochs, label, stop), daemon=True
+    )
+    watcher.start()
+    started = time.time()
+    try:
+        client = NotebookClient(
+            nb,
+            timeout=None,
+            kernel_name="python3",
+            record_timing=False,
+            resources={"metadata": {"path": str(path.parent)}},
+        )
+        client.execute()
+    finally:
+        stop.set()
+        watcher.join()
+        notebooks.write(nb, path)  # keep what ran, even a failure, for inspection
+    print(f"  {label}: done in {(time.time() - started) / 60:.1f} min", flush=True)
+    return results.load_metrics(run.path / "result.json")
+
+
+def run_suite(root=".", only=None, force: bool = False) -> dict:
+    root = Path(root).resolve()
+    paths = sorted((root / "notebooks").glob("DNN*.ipynb"))
+    if only:
+        wanted = [o.lower() for o in only]
+        paths = [p for p in paths if any(p.stem.lower().startswith(w) for w in wanted)]
+        if not paths:
+            raise SystemExit(f"no notebook matches {only}; names start DNN1..DNN8.")
+    metrics_file = root / "results" / "metrics.json"
+    metrics = results.load_metrics(metrics_file)
+    runs_root = root / "runs"
+    os.environ["DNNSTEPS_FULL"] = "1"
+    os.environ.pop("DNNSTEPS_SMOKE", None)
+    os.environ["DNNSTEPS_RUNS"] = str(runs_root)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    for i, path in enumerate(paths, 1):
+        label = f"[{i}/{len(paths)}] {path.stem}"
+        if path.stem in metrics and notebooks.has_outputs(notebooks.read(path)) and not force:
+            print(f"{label}: already run (use --force to run again)", flush=True)
+            continue
+        print(f"{label}: running", flush=True)
+        record = run_notebook(path, runs_root, label, force)
+        metrics[path.stem] = record
+        results.save_metrics(metrics, metrics_file)
+    rebuild(root, metrics)
+    return metrics
+
+
+def rebuild(root: Path, metrics: dict) -> None:
+    """Regenerate the README table and results/summary.png from metrics.json."""
+    if not metrics:
+        return
+    results.update_readme(root / "README.md", metrics)
+    curves = {name: m["val_accuracy_curve"] for name, m in metrics.items()}
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from . import plots
+
+    plots.suite_summary(metrics, curves, save=root / "results" / "summary.png")
+    print(f"wrote {root / 'results'}/metrics.json, summary.png and the README table")

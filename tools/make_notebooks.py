@@ -1,0 +1,255 @@
+"""Write notebooks/DNN1..DNN8 from one template plus each step's own prose.
+
+The notebooks are the product; this script only keeps their shared shape (setup,
+parameters, summary, review, training, evaluation, record) identical, so the
+prose is the only thing that differs. Run it, then execute the notebooks with
+``python -m dnnsteps suite``. Re-running it drops the outputs.
+"""
+
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from dnnsteps import notebooks
+
+REPO = "dnnsteps/dnnsteps"
+ROOT = Path(__file__).resolve().parents[1]
+
+SETUP = '''# Setup: in Colab (or anywhere dnnsteps is missing) install it, then import.
+try:
+    import dnnsteps
+except ImportError:
+    %pip install -q "dnnsteps @ git+https://github.com/{repo}"
+    import dnnsteps
+from dnnsteps import complexity, models, plots, receptive_field, results, review, train'''
+
+PARAMETERS = '''# Parameters (tagged "parameters": papermill and the test suite may override them).
+STEP = "{step}"
+NOTEBOOK = "{notebook}"
+SEED = 0  # one seed fixes Python, NumPy and TensorFlow randomness
+EPOCHS = None  # None: the step's recipe; DNNSTEPS_SMOKE=1 runs 1 epoch on 2,000 images
+print(f"{{NOTEBOOK}}: {{dnnsteps.config.mode_name()}} mode, recipe {{models.get_step(STEP).recipe}}")'''
+
+STEPS = [
+    dict(
+        step="dnn1",
+        slug="first_all_conv_net",
+        title="A first all-convolutional network",
+        overview="""A first network that classifies handwritten digits with **nothing but
+convolutions**: no fully connected (Dense) layer anywhere.
+
+* A **3x3 kernel** looks at a 3x3 patch. Stacking two 3x3 convolutions lets each output
+  pixel see a 5x5 patch of the input (its **receptive field**), with fewer parameters
+  than one 5x5 kernel (2·9 = 18 weights per channel pair instead of 25).
+* After two convolutions the receptive field is 5x5: enough to see edges and gradients
+  of a 28x28 digit. That is where we put the one **max-pool**: it halves the map, so
+  every later 3x3 kernel covers twice the distance. We never pool right after the
+  input (no features yet) nor near the output (we would throw away the final detail).
+* A **1x1 convolution** after the pool merges 32 channels into 16: a cheap "feature
+  merger" that chooses which combinations of features to keep.
+* The **output block** maps to 10 channels, one per digit, and a last convolution
+  whose kernel covers the whole remaining 6x6 map collapses it to 1x1. Flatten and
+  softmax turn that into 10 probabilities.""",
+        extras=[
+            ("md", "## What the network sees\nThe first layer's kernels, and one digit passed through the first convolution blocks: early layers find edges, later ones combine them."),
+            ("code", "(x_train, y_train), (x_test, y_test) = dnnsteps.data.load_dataset(smoke=True)\nplots.first_layer_kernels(run.model);"),
+            ("code", "plots.feature_maps(run.model, x_test[0]);"),
+        ],
+        learned="""* The whole net is convolutions; the table above shows how each layer grows the
+  receptive field until the output sees all 28x28 pixels.
+* About 69k parameters reach the course's 98.28% within a few epochs.
+* **Next (DNN2):** is more capacity the way to higher accuracy? We widen the layers
+  after the max-pool.""",
+    ),
+    dict(
+        step="dnn2",
+        slug="more_capacity",
+        title="More capacity",
+        overview="""The skeleton of DNN1 is kept; the layers **after the max-pool** get up to twice
+as many kernels (185k parameters instead of 69k).
+
+Why there? A 3x3 convolution's cost per image is parameters x output pixels. After
+the pool the maps are 12x12 and smaller, so the extra kernels cost little time; the
+same kernels on the 24x24 maps before the pool would cost four times as much.""",
+        extras=[
+            ("md", "## Where it still fails\nThe digits it gets wrong, as *true -> predicted*: many are hard for people too."),
+            ("code", "(x_train, y_train), (x_test, y_test) = dnnsteps.data.load_dataset(smoke=dnnsteps.config.smoke_mode())\nplots.misclassified(run.model, x_test, y_test);"),
+        ],
+        learned="""* More capacity helps, but a 2.7x larger model buys less than a percent, and
+  the training accuracy runs ahead of the validation accuracy.
+* **Next (DNN3):** how few parameters can keep most of that accuracy?""",
+    ),
+    dict(
+        step="dnn3",
+        slug="fewer_parameters",
+        title="Far fewer parameters",
+        overview="""The same skeleton with **far fewer kernels**: 8 and 16 channels instead of 16 to
+128, about 10.9k parameters instead of 185k.
+
+The course's point: on MNIST most of DNN2's parameters were not needed. A small net
+is faster, easier to reason about, and the starting point for the assignment
+(under 15k parameters). The output block is now a large share of the budget: the
+last 6x6 convolution alone has 3,600 weights.""",
+        extras=[],
+        learned="""* A net 17x smaller loses only a fraction of a percent, but it trains more
+  slowly and its training curve is bumpy: deep plain nets are hard to optimise.
+* **Next (DNN4):** batch normalisation, to make the small net train faster and
+  further without adding meaningful parameters.""",
+    ),
+    dict(
+        step="dnn4",
+        slug="batch_norm",
+        title="Batch normalisation",
+        overview="""DNN3 plus **batch normalisation after every convolution but the last**.
+
+Batch norm rescales each channel to zero mean and unit variance over the batch, then
+applies a learned scale and shift. Every layer then sees inputs of a steady scale,
+whatever the layers before it learned, so larger learning steps are safe and the
+small net trains faster. It adds 4 numbers per channel (2 trainable): about 360
+parameters here. It never follows the last convolution: the output feeds softmax
+directly.""",
+        extras=[
+            ("md", "## Which digits get confused\nRows are true classes, columns predictions; off-diagonal counts are mistakes."),
+            ("code", "(x_train, y_train), (x_test, y_test) = dnnsteps.data.load_dataset(smoke=dnnsteps.config.smoke_mode())\nplots.confusion_matrix(run.model, x_test, y_test);"),
+        ],
+        learned="""* Batch norm makes the same 11k-parameter net reach higher accuracy in fewer
+  epochs.
+* **Next (DNN5):** spend more of the 20k budget on kernels, and watch the gap between
+  train and validation accuracy.""",
+    ),
+    dict(
+        step="dnn5",
+        slug="more_kernels",
+        title="More kernels within budget",
+        overview="""More kernels in every layer (10-20-10-20-24-24), about 17.7k parameters: still
+within a 20k budget.
+
+Validation runs on the test set after every epoch. Read the two accuracy curves
+together: when the training accuracy keeps rising while validation stalls, the net is
+**overfitting** (memorising the training digits). That gap is what the next steps
+attack.""",
+        extras=[],
+        learned="""* More kernels raise accuracy again; the curves show training accuracy above
+  validation accuracy late in training: the train/test gap.
+* **Next (DNN6):** dropout, to close that gap without adding parameters.""",
+    ),
+    dict(
+        step="dnn6",
+        slug="dropout",
+        title="Dropout",
+        overview="""DNN5 plus a small **dropout** (5%) after each 3x3 block; the parameters are the
+same.
+
+During training dropout zeroes a random 5% of the activations, so no kernel can rely
+on any single other one; at test time nothing is dropped. It is a regulariser: train
+accuracy falls a little, validation accuracy rises. It never follows the last
+convolution, and it stays small: a tiny net has little capacity to spare.""",
+        extras=[
+            ("md", "## The digits it still gets wrong"),
+            ("code", "(x_train, y_train), (x_test, y_test) = dnnsteps.data.load_dataset(smoke=dnnsteps.config.smoke_mode())\nplots.misclassified(run.model, x_test, y_test);"),
+        ],
+        learned="""* With dropout the train/test gap closes and validation accuracy climbs towards
+  99.4%, but it jitters from epoch to epoch at a constant learning rate.
+* **Next (DNN7):** a learning-rate schedule: big steps early, small steps late.""",
+    ),
+    dict(
+        step="dnn7",
+        slug="lr_schedule",
+        title="Learning-rate schedule",
+        overview="""DNN6 trained with the course's **learning-rate schedule**: start at 0.003 (three
+times Adam's default) and decay as
+
+`lr(epoch) = round(0.003 / (1 + 0.319 * epoch), 10)`
+
+Large steps early cross the loss landscape quickly; small steps late settle into a
+minimum instead of bouncing around it. The architecture and parameters are the same
+as DNN6.""",
+        extras=[
+            ("md", "## The schedule, epoch by epoch"),
+            ("code", "# NBVAL_CHECK_OUTPUT\nfor epoch, lr in dnnsteps.schedules.table(models.get_step(STEP).recipe.lr_schedule(), 15):\n    print(f\"epoch {epoch:>2}: lr {lr:.10f}\")"),
+        ],
+        learned="""* The schedule lifts validation accuracy above 99.4% and keeps it there.
+* **Next (DNN8):** the output block's 6x6 convolution holds 3,600 parameters;
+  replacing it with global average pooling brings the net under the assignment's
+  15k.""",
+    ),
+    dict(
+        step="dnn8",
+        slug="gap_assignment",
+        title="Global average pooling: the assignment",
+        overview="""The final step meets the **course assignment**: at least 99.4% test accuracy,
+fewer than 15,000 parameters, within 20 epochs, no fully connected layer and no
+convolution bias.
+
+One change from DNN7: the output block. Instead of a 1x1 convolution to 10 channels
+and a 6x6 convolution (3,600 + 240 parameters), a **1x1 convolution** maps the 24
+channels to 10 and **global average pooling** averages each 6x6 class map to one
+score: no parameters, and every output still sees the whole digit. Result: 14,066
+parameters.""",
+        extras=[
+            ("md", "## The assignment's rules, checked\nThe same check as `python -m dnnsteps check dnn8`; `python -m dnnsteps report dnn8` writes the submission README."),
+            ("code", "from dnnsteps import assignment\n\nrules = assignment.check(run.model, run.history)\nprint(assignment.format_table(rules))"),
+            ("code", "submission = run.run_dir / \"SUBMISSION.md\"\nlog_rows = dnnsteps.rundir.RunDir(run.run_dir).read_log()\nstrategy = f\"{models.get_step(STEP).title}. {models.get_step(STEP).changes}\"\nsubmission.write_text(assignment.report(run.model, log_rows, test, strategy, title=NOTEBOOK))\nprint(submission.read_text()[:600])"),
+            ("md", "## Mistakes and kernels"),
+            ("code", "(x_train, y_train), (x_test, y_test) = dnnsteps.data.load_dataset(smoke=dnnsteps.config.smoke_mode())\nplots.confusion_matrix(run.model, x_test, y_test);"),
+            ("code", "plots.misclassified(run.model, x_test, y_test);"),
+        ],
+        learned="""* Under 15k parameters, no bias, no Dense layer: the rules table above is the
+  proof, and the submission README holds every epoch's log.
+* From DNN1 to DNN8: 69k parameters and 98% to 14k parameters and 99.4%+, by
+  changing one thing at a time.""",
+    ),
+]
+
+
+def badge(path: str) -> str:
+    url = f"https://colab.research.google.com/github/{REPO}/blob/main/{path}"
+    return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})"
+
+
+def build(i: int, spec: dict):
+    name = f"DNN{i}_{spec['slug']}"
+    step = spec["step"]
+    cells = [
+        new_markdown_cell(f"# DNN{i}: {spec['title']}\n\n{badge(f'notebooks/{name}.ipynb')}\n\n## Overview\n{spec['overview']}"),
+        new_markdown_cell("## Setup\nOne cell installs and imports everything. Offline, point `MNIST_NPZ` at a local `mnist.npz`."),
+        new_code_cell(SETUP.format(repo=REPO)),
+        new_code_cell(PARAMETERS.format(step=step, notebook=name)),
+        new_markdown_cell("## The model\nEvery layer with its output shape and parameter count."),
+        new_code_cell("model = models.build(STEP, seed=SEED)\nmodel.summary()"),
+        new_markdown_cell("### Receptive field, layer by layer\nIn the course's notation: input size | kernel | output size | receptive field. The table is computed with the standard formula, so you do not have to by hand."),
+        new_code_cell("# NBVAL_CHECK_OUTPUT\nprint(f\"{model.count_params():,} parameters, {complexity.macs_per_image(model):,} multiply-adds per image\")\nreceptive_field.print_table(model)"),
+        new_markdown_cell("### Rules of thumb\nThe course's advice, checked: no Dense layer, pooling placement, no 5x5 kernels, nothing after the last convolution, no biases."),
+        new_code_cell("# NBVAL_CHECK_OUTPUT\nreview.print_review(model)"),
+        new_markdown_cell("## Training\nOne line per epoch; validation on the 10,000 test images. The run backs itself up every epoch: if the session dies, run the cell again and it resumes from the last finished epoch."),
+        new_code_cell("run = train.fit(model, step=STEP, seed=SEED, epochs=EPOCHS)"),
+        new_code_cell("plots.training_curves(run.history, title=NOTEBOOK);"),
+        new_markdown_cell("## Evaluation on the test set"),
+        new_code_cell("test = train.evaluate(run.model)\nprint(f\"test loss {test['loss']:.4f}, test accuracy {test['accuracy']:.2%}\")"),
+    ]
+    for kind, text in spec["extras"]:
+        cells.append(new_markdown_cell(text) if kind == "md" else new_code_cell(text))
+    cells += [
+        new_markdown_cell(f"## What we learned\n{spec['learned']}"),
+        new_markdown_cell("## Run record\nSeed, epochs, device, versions and wall time of the run whose outputs you see, and the step's targets, checked."),
+        new_code_cell("record = results.finish(run, test, notebook=NOTEBOOK)\nresults.assert_targets(record)"),
+    ]
+    cells[3].metadata["tags"] = ["parameters"]
+    nb = new_notebook(cells=cells)
+    nb.metadata["dnnsteps"] = {"step": step}
+    return name, nb
+
+
+def main():
+    out = ROOT / "notebooks"
+    out.mkdir(exist_ok=True)
+    for i, spec in enumerate(STEPS, 1):
+        name, nb = build(i, spec)
+        notebooks.write(nb, out / f"{name}.ipynb")
+        print(f"wrote notebooks/{name}.ipynb")
+
+
+if __name__ == "__main__":
+    nbformat  # imported for its writer, used through dnnsteps.notebooks
+    main()
