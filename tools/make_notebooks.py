@@ -8,7 +8,6 @@ prose is the only thing that differs. Run it, then execute the notebooks with
 
 from pathlib import Path
 
-import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from dnnsteps import notebooks
@@ -16,20 +15,20 @@ from dnnsteps import notebooks
 REPO = "dnnsteps/dnnsteps"
 ROOT = Path(__file__).resolve().parents[1]
 
-SETUP = '''# Setup: in Colab (or anywhere dnnsteps is missing) install it, then import.
+SETUP = """# Setup: in Colab (or anywhere dnnsteps is missing) install it, then import.
 try:
     import dnnsteps
 except ImportError:
     %pip install -q "dnnsteps @ git+https://github.com/{repo}"
     import dnnsteps
-from dnnsteps import complexity, models, plots, receptive_field, results, review, train'''
+from dnnsteps import complexity, models, plots, receptive_field, results, review, train"""
 
-PARAMETERS = '''# Parameters (tagged "parameters": papermill and the test suite may override them).
+PARAMETERS = """# Parameters (tagged "parameters": papermill and the test suite may override them).
 STEP = "{step}"
 NOTEBOOK = "{notebook}"
 SEED = 0  # one seed fixes Python, NumPy and TensorFlow randomness
 EPOCHS = None  # None: the step's recipe; DNNSTEPS_SMOKE=1 runs 1 epoch on 2,000 images
-print(f"{{NOTEBOOK}}: {{dnnsteps.config.mode_name()}} mode, recipe {{models.get_step(STEP).recipe}}")'''
+print(f"{{NOTEBOOK}}: {{dnnsteps.config.mode_name()}} mode, recipe {{models.get_step(STEP).recipe}}")"""
 
 STEPS = [
     dict(
@@ -52,8 +51,14 @@ convolutions**: no fully connected (Dense) layer anywhere.
   whose kernel covers the whole remaining 6x6 map collapses it to 1x1. Flatten and
   softmax turn that into 10 probabilities.""",
         extras=[
-            ("md", "## What the network sees\nThe first layer's kernels, and one digit passed through the first convolution blocks: early layers find edges, later ones combine them."),
-            ("code", "(x_train, y_train), (x_test, y_test) = dnnsteps.data.load_dataset(smoke=True)\nplots.first_layer_kernels(run.model);"),
+            (
+                "md",
+                "## What the network sees\nThe first layer's kernels, and one digit passed through the first convolution blocks: early layers find edges, later ones combine them.",
+            ),
+            (
+                "code",
+                "(x_train, y_train), (x_test, y_test) = dnnsteps.data.load_dataset(smoke=True)\nplots.first_layer_kernels(run.model);",
+            ),
             ("code", "plots.feature_maps(run.model, x_test[0]);"),
         ],
         learned="""* The whole net is convolutions; the table above shows how each layer grows the
@@ -73,8 +78,14 @@ Why there? A 3x3 convolution's cost per image is parameters x output pixels. Aft
 the pool the maps are 12x12 and smaller, so the extra kernels cost little time; the
 same kernels on the 24x24 maps before the pool would cost four times as much.""",
         extras=[
-            ("md", "## Where it still fails\nThe digits it gets wrong, as *true -> predicted*: many are hard for people too."),
-            ("code", "(x_train, y_train), (x_test, y_test) = dnnsteps.data.load_dataset(smoke=dnnsteps.config.smoke_mode())\nplots.misclassified(run.model, x_test, y_test);"),
+            (
+                "md",
+                "## Where it still fails\nThe digits it gets wrong, as *true -> predicted*: many are hard for people too.",
+            ),
+            (
+                "code",
+                "(x_train, y_train), (x_test, y_test) = dnnsteps.data.load_dataset(smoke=dnnsteps.config.smoke_mode())\nplots.misclassified(run.model, x_test, y_test);",
+            ),
         ],
         learned="""* More capacity helps, but a 2.7x larger model buys less than a percent, and
   the training accuracy runs ahead of the validation accuracy.
@@ -110,8 +121,14 @@ small net trains faster. It adds 4 numbers per channel (2 trainable): about 360
 parameters here. It never follows the last convolution: the output feeds softmax
 directly.""",
         extras=[
-            ("md", "## Which digits get confused\nRows are true classes, columns predictions; off-diagonal counts are mistakes."),
-            ("code", "(x_train, y_train), (x_test, y_test) = dnnsteps.data.load_dataset(smoke=dnnsteps.config.smoke_mode())\nplots.confusion_matrix(run.model, x_test, y_test);"),
+            (
+                "md",
+                "## Which digits get confused\nRows are true classes, columns predictions; off-diagonal counts are mistakes.",
+            ),
+            (
+                "code",
+                "(x_train, y_train), (x_test, y_test) = dnnsteps.data.load_dataset(smoke=dnnsteps.config.smoke_mode())\nplots.confusion_matrix(run.model, x_test, y_test);",
+            ),
         ],
         learned="""* Batch norm makes the same 11k-parameter net reach higher accuracy in fewer
   epochs.
@@ -147,7 +164,10 @@ accuracy falls a little, validation accuracy rises. It never follows the last
 convolution, and it stays small: a tiny net has little capacity to spare.""",
         extras=[
             ("md", "## The digits it still gets wrong"),
-            ("code", "(x_train, y_train), (x_test, y_test) = dnnsteps.data.load_dataset(smoke=dnnsteps.config.smoke_mode())\nplots.misclassified(run.model, x_test, y_test);"),
+            (
+                "code",
+                "(x_train, y_train), (x_test, y_test) = dnnsteps.data.load_dataset(smoke=dnnsteps.config.smoke_mode())\nplots.misclassified(run.model, x_test, y_test);",
+            ),
         ],
         learned="""* With dropout the train/test gap closes and validation accuracy climbs towards
   99.4%, but it jitters from epoch to epoch at a constant learning rate.
@@ -167,7 +187,10 @@ minimum instead of bouncing around it. The architecture and parameters are the s
 as DNN6.""",
         extras=[
             ("md", "## The schedule, epoch by epoch"),
-            ("code", "# NBVAL_CHECK_OUTPUT\nfor epoch, lr in dnnsteps.schedules.table(models.get_step(STEP).recipe.lr_schedule(), 15):\n    print(f\"epoch {epoch:>2}: lr {lr:.10f}\")"),
+            (
+                "code",
+                '# NBVAL_CHECK_OUTPUT\nfor epoch, lr in dnnsteps.schedules.table(models.get_step(STEP).recipe.lr_schedule(), 15):\n    print(f"epoch {epoch:>2}: lr {lr:.10f}")',
+            ),
         ],
         learned="""* The schedule lifts validation accuracy above 99.4% and keeps it there.
 * **Next (DNN8):** the output block's 6x6 convolution holds 3,600 parameters;
@@ -188,11 +211,23 @@ channels to 10 and **global average pooling** averages each 6x6 class map to one
 score: no parameters, and every output still sees the whole digit. Result: 14,066
 parameters.""",
         extras=[
-            ("md", "## The assignment's rules, checked\nThe same check as `python -m dnnsteps check dnn8`; `python -m dnnsteps report dnn8` writes the submission README."),
-            ("code", "from dnnsteps import assignment\n\nrules = assignment.check(run.model, run.history)\nprint(assignment.format_table(rules))"),
-            ("code", "submission = run.run_dir / \"SUBMISSION.md\"\nlog_rows = dnnsteps.rundir.RunDir(run.run_dir).read_log()\nstrategy = f\"{models.get_step(STEP).title}. {models.get_step(STEP).changes}\"\nsubmission.write_text(assignment.report(run.model, log_rows, test, strategy, title=NOTEBOOK))\nprint(submission.read_text()[:600])"),
+            (
+                "md",
+                "## The assignment's rules, checked\nThe same check as `python -m dnnsteps check dnn8`; `python -m dnnsteps report dnn8` writes the submission README.",
+            ),
+            (
+                "code",
+                "from dnnsteps import assignment\n\nrules = assignment.check(run.model, run.history)\nprint(assignment.format_table(rules))",
+            ),
+            (
+                "code",
+                'submission = run.run_dir / "SUBMISSION.md"\nlog_rows = dnnsteps.rundir.RunDir(run.run_dir).read_log()\nstrategy = f"{models.get_step(STEP).title}. {models.get_step(STEP).changes}"\nsubmission.write_text(assignment.report(run.model, log_rows, test, strategy, title=NOTEBOOK))\nprint(submission.read_text()[:600])',
+            ),
             ("md", "## Mistakes and kernels"),
-            ("code", "(x_train, y_train), (x_test, y_test) = dnnsteps.data.load_dataset(smoke=dnnsteps.config.smoke_mode())\nplots.confusion_matrix(run.model, x_test, y_test);"),
+            (
+                "code",
+                "(x_train, y_train), (x_test, y_test) = dnnsteps.data.load_dataset(smoke=dnnsteps.config.smoke_mode())\nplots.confusion_matrix(run.model, x_test, y_test);",
+            ),
             ("code", "plots.misclassified(run.model, x_test, y_test);"),
         ],
         learned="""* Under 15k parameters, no bias, no Dense layer: the rules table above is the
@@ -212,28 +247,48 @@ def build(i: int, spec: dict):
     name = f"DNN{i}_{spec['slug']}"
     step = spec["step"]
     cells = [
-        new_markdown_cell(f"# DNN{i}: {spec['title']}\n\n{badge(f'notebooks/{name}.ipynb')}\n\n## Overview\n{spec['overview']}"),
-        new_markdown_cell("## Setup\nOne cell installs and imports everything. Offline, point `MNIST_NPZ` at a local `mnist.npz`."),
+        new_markdown_cell(
+            f"# DNN{i}: {spec['title']}\n\n{badge(f'notebooks/{name}.ipynb')}\n\n## Overview\n{spec['overview']}"
+        ),
+        new_markdown_cell(
+            "## Setup\nOne cell installs and imports everything. Offline, point `MNIST_NPZ` at a local `mnist.npz`."
+        ),
         new_code_cell(SETUP.format(repo=REPO)),
         new_code_cell(PARAMETERS.format(step=step, notebook=name)),
-        new_markdown_cell("## The model\nEvery layer with its output shape and parameter count."),
+        new_markdown_cell(
+            "## The model\nEvery layer with its output shape and parameter count."
+        ),
         new_code_cell("model = models.build(STEP, seed=SEED)\nmodel.summary()"),
-        new_markdown_cell("### Receptive field, layer by layer\nIn the course's notation: input size | kernel | output size | receptive field. The table is computed with the standard formula, so you do not have to by hand."),
-        new_code_cell("# NBVAL_CHECK_OUTPUT\nprint(f\"{model.count_params():,} parameters, {complexity.macs_per_image(model):,} multiply-adds per image\")\nreceptive_field.print_table(model)"),
-        new_markdown_cell("### Rules of thumb\nThe course's advice, checked: no Dense layer, pooling placement, no 5x5 kernels, nothing after the last convolution, no biases."),
+        new_markdown_cell(
+            "### Receptive field, layer by layer\nIn the course's notation: input size | kernel | output size | receptive field. The table is computed with the standard formula, so you do not have to by hand."
+        ),
+        new_code_cell(
+            '# NBVAL_CHECK_OUTPUT\nprint(f"{model.count_params():,} parameters, {complexity.macs_per_image(model):,} multiply-adds per image")\nreceptive_field.print_table(model)'
+        ),
+        new_markdown_cell(
+            "### Rules of thumb\nThe course's advice, checked: no Dense layer, pooling placement, no 5x5 kernels, nothing after the last convolution, no biases."
+        ),
         new_code_cell("# NBVAL_CHECK_OUTPUT\nreview.print_review(model)"),
-        new_markdown_cell("## Training\nOne line per epoch; validation on the 10,000 test images. The run backs itself up every epoch: if the session dies, run the cell again and it resumes from the last finished epoch."),
+        new_markdown_cell(
+            "## Training\nOne line per epoch; validation on the 10,000 test images. The run backs itself up every epoch: if the session dies, run the cell again and it resumes from the last finished epoch."
+        ),
         new_code_cell("run = train.fit(model, step=STEP, seed=SEED, epochs=EPOCHS)"),
         new_code_cell("plots.training_curves(run.history, title=NOTEBOOK);"),
         new_markdown_cell("## Evaluation on the test set"),
-        new_code_cell("test = train.evaluate(run.model)\nprint(f\"test loss {test['loss']:.4f}, test accuracy {test['accuracy']:.2%}\")"),
+        new_code_cell(
+            "test = train.evaluate(run.model)\nprint(f\"test loss {test['loss']:.4f}, test accuracy {test['accuracy']:.2%}\")"
+        ),
     ]
     for kind, text in spec["extras"]:
         cells.append(new_markdown_cell(text) if kind == "md" else new_code_cell(text))
     cells += [
         new_markdown_cell(f"## What we learned\n{spec['learned']}"),
-        new_markdown_cell("## Run record\nSeed, epochs, device, versions and wall time of the run whose outputs you see, and the step's targets, checked."),
-        new_code_cell("record = results.finish(run, test, notebook=NOTEBOOK)\nresults.assert_targets(record)"),
+        new_markdown_cell(
+            "## Run record\nSeed, epochs, device, versions and wall time of the run whose outputs you see, and the step's targets, checked."
+        ),
+        new_code_cell(
+            "record = results.finish(run, test, notebook=NOTEBOOK)\nresults.assert_targets(record)"
+        ),
     ]
     cells[3].metadata["tags"] = ["parameters"]
     nb = new_notebook(cells=cells)
@@ -251,5 +306,4 @@ def main():
 
 
 if __name__ == "__main__":
-    nbformat  # imported for its writer, used through dnnsteps.notebooks
     main()

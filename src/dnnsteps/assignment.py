@@ -46,7 +46,8 @@ def check(model, history) -> list[RuleResult]:
     best = max(within) if within else None
     first = next((i + 1 for i, v in enumerate(within) if v >= TARGET_ACCURACY), None)
     reached = (
-        f"{best:.2%} best" + (f", {TARGET_ACCURACY:.1%} first at epoch {first}" if first else "")
+        f"{best:.2%} best"
+        + (f", {TARGET_ACCURACY:.1%} first at epoch {first}" if first else "")
         if best is not None
         else "no validation accuracy recorded"
     )

@@ -7,24 +7,25 @@ import sys
 from pathlib import Path
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def _int_at_least(minimum: int, words: str):
+    """An argparse type: a whole number >= ``minimum`` (``words`` says so on error)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected a whole number, got {text!r}"
+            ) from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {words}, got {value}")
+        return value
+
+    return parse
 
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
+_positive_int = _int_at_least(1, "at least 1")
+_seed = _int_at_least(0, "0 or more")
 
 
 def _positive_float(text: str) -> float:
@@ -48,10 +49,14 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=_positive_int)
     t.add_argument("--lr", type=_positive_float, help="learning rate (or schedule start)")
     t.add_argument("--run-dir", type=Path)
-    t.add_argument("--fresh", action="store_true", help="discard this run's state and start over")
+    t.add_argument(
+        "--fresh", action="store_true", help="discard this run's state and start over"
+    )
     t.add_argument("--tensorboard", action="store_true")
 
-    s = sub.add_parser("summary", help="layers, output shapes, receptive fields, parameters")
+    s = sub.add_parser(
+        "summary", help="layers, output shapes, receptive fields, parameters"
+    )
     s.add_argument("model")
 
     for name, text in (
@@ -74,18 +79,32 @@ def parser() -> argparse.ArgumentParser:
 
 def _trained(args):
     """The finished run of ``args.model`` (trains nothing; says how to train it)."""
+    import json
+
     from . import models, train
     from .errors import DnnstepsError
     from .rundir import RunDir
 
     step = models.get_step(args.model)
     run = RunDir(args.run_dir or train.default_run_dir(step.name, args.seed, False))
-    if run.read_summary() is None:
+    if run.read_summary() is None or not run.run_file.exists():
         raise DnnstepsError(
             f"no finished run in {run.path}; train it first: "
             f"python -m dnnsteps train {step.name} --seed {args.seed}"
         )
-    return train.fit(step.name, seed=args.seed, run_dir=run.path, smoke=False, verbose=False)
+    identity = json.loads(run.run_file.read_text())
+    recipe = identity["recipe"]
+    result = train.fit(
+        step.name,
+        seed=identity["seed"],
+        run_dir=run.path,
+        smoke=identity["smoke"],
+        epochs=recipe["epochs"],
+        batch_size=recipe["batch_size"],
+        learning_rate=recipe["learning_rate"],
+        verbose=False,
+    )
+    return result, identity["smoke"]
 
 
 def main(argv=None) -> int:
@@ -135,7 +154,7 @@ def _dispatch(args) -> int:
     if args.command in ("check", "report"):
         from . import assignment, models, train
 
-        result = _trained(args)
+        result, smoke = _trained(args)
         rows = result.history.history["val_accuracy"]
         checked = assignment.check(result.model, rows)
         if args.command == "check":
@@ -144,7 +163,7 @@ def _dispatch(args) -> int:
         from .rundir import RunDir
 
         step = models.get_step(args.model)
-        evaluation = train.evaluate(result.model, smoke=False)
+        evaluation = train.evaluate(result.model, smoke=smoke)
         text = assignment.report(
             result.model,
             RunDir(result.run_dir).read_log(),

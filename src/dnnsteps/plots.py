@@ -52,7 +52,9 @@ def misclassified(model, x, y, count: int = 24, save=None):
     for ax, i in zip(np.ravel(axes), wrong):
         ax.imshow(np.squeeze(x[i]), cmap="gray_r")
         ax.set_title(f"{y[i]} -> {pred[i]}", fontsize=9)
-    fig.suptitle(f"{int((pred != y).sum())} of {len(y)} test digits misclassified (true -> predicted)")
+    fig.suptitle(
+        f"{int((pred != y).sum())} of {len(y)} test digits misclassified (true -> predicted)"
+    )
     return _finish(fig, save)
 
 
@@ -67,7 +69,13 @@ def confusion_matrix(model, x, y, save=None):
         for j in range(10):
             if matrix[i, j]:
                 ax.text(j, i, matrix[i, j], ha="center", va="center", fontsize=7)
-    ax.set(xlabel="predicted", ylabel="true", xticks=range(10), yticks=range(10), title="Confusion matrix")
+    ax.set(
+        xlabel="predicted",
+        ylabel="true",
+        xticks=range(10),
+        yticks=range(10),
+        title="Confusion matrix",
+    )
     return _finish(fig, save)
 
 
@@ -96,12 +104,16 @@ def feature_maps(model, image, layers: int = 4, per_layer: int = 8, save=None):
     """What one digit looks like after each of the first few conv blocks."""
     import keras
 
-    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.ReLU)][:layers]
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.ReLU)][
+        :layers
+    ]
     probe = keras.Model(model.inputs, [layer.output for layer in convs])
     outputs = probe.predict(np.asarray(image)[None], verbose=0)
     if not isinstance(outputs, list):
         outputs = [outputs]
-    fig, axes = plt.subplots(len(outputs), per_layer + 1, figsize=((per_layer + 1) * 1.1, len(outputs) * 1.2))
+    fig, axes = plt.subplots(
+        len(outputs), per_layer + 1, figsize=((per_layer + 1) * 1.1, len(outputs) * 1.2)
+    )
     axes = np.atleast_2d(axes)
     for row, (layer, maps) in enumerate(zip(convs, outputs)):
         axes[row, 0].imshow(np.squeeze(image), cmap="gray_r")
@@ -124,10 +136,21 @@ def accuracy_vs_params(metrics: dict, save=None):
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(params, acc, "o")
     for name, p, a in zip(names, params, acc):
-        ax.annotate(name.split("_")[0], (p, a), textcoords="offset points", xytext=(4, 4), fontsize=8)
+        ax.annotate(
+            name.split("_")[0],
+            (p, a),
+            textcoords="offset points",
+            xytext=(4, 4),
+            fontsize=8,
+        )
     ax.axhline(99.4, color="grey", ls="--", lw=1, label="99.4% target")
     ax.axvline(15_000, color="grey", ls=":", lw=1, label="15k parameters")
-    ax.set(xscale="log", xlabel="parameters", ylabel="best validation accuracy (%)", title="Accuracy vs parameters")
+    ax.set(
+        xscale="log",
+        xlabel="parameters",
+        ylabel="best validation accuracy (%)",
+        title="Accuracy vs parameters",
+    )
     ax.legend(loc="lower right")
     ax.grid(alpha=0.3)
     return _finish(fig, save)
@@ -140,14 +163,36 @@ def suite_summary(metrics: dict, curves: dict, save=None):
     for name in names:
         m = metrics[name]
         ax_p.plot(m["params"], 100 * m["best_val_accuracy"], "o")
-        ax_p.annotate(name.split("_")[0], (m["params"], 100 * m["best_val_accuracy"]), textcoords="offset points", xytext=(4, 4), fontsize=8)
+        ax_p.annotate(
+            name.split("_")[0],
+            (m["params"], 100 * m["best_val_accuracy"]),
+            textcoords="offset points",
+            xytext=(4, 4),
+            fontsize=8,
+        )
         if name in curves:
             val = curves[name]
-            ax_c.plot(range(1, len(val) + 1), [100 * v for v in val], "o-", ms=3, label=name.split("_")[0])
+            ax_c.plot(
+                range(1, len(val) + 1),
+                [100 * v for v in val],
+                "o-",
+                ms=3,
+                label=name.split("_")[0],
+            )
     ax_p.axhline(99.4, color="grey", ls="--", lw=1)
-    ax_p.set(xscale="log", xlabel="parameters", ylabel="best val accuracy (%)", title="Accuracy vs parameters")
+    ax_p.set(
+        xscale="log",
+        xlabel="parameters",
+        ylabel="best val accuracy (%)",
+        title="Accuracy vs parameters",
+    )
     ax_c.axhline(99.4, color="grey", ls="--", lw=1)
-    ax_c.set(xlabel="epoch", ylabel="val accuracy (%)", ylim=(97.5, 99.8), title="Validation accuracy per epoch")
+    ax_c.set(
+        xlabel="epoch",
+        ylabel="val accuracy (%)",
+        ylim=(97.5, 99.8),
+        title="Validation accuracy per epoch",
+    )
     ax_c.legend(fontsize=8, ncol=2)
     for ax in (ax_p, ax_c):
         ax.grid(alpha=0.3)

@@ -46,6 +46,8 @@ _PASS_THROUGH = (
     keras.layers.Multiply,
     keras.layers.Average,
     keras.layers.Maximum,
+    # Dense acts on the last axis only: per pixel (like a 1x1 conv) or after Flatten.
+    keras.layers.Dense,
 )
 _GLOBAL = (
     keras.layers.GlobalAveragePooling2D,
@@ -141,16 +143,16 @@ def receptive_fields(model) -> list[Row]:
         order = [op for op in model.operations]
         parents = {id(op): _inbound_layers(op) for op in order}
     state: dict[int, tuple[int, int]] = {}
-    rows = [
-        Row("input", "Input", (), tuple(model.input_shape), 1, 1)
-    ]
+    rows = [Row("input", "Input", (), tuple(model.input_shape), 1, 1)]
     for layer in order:
         if isinstance(layer, keras.layers.InputLayer):
             state[id(layer)] = (1, 1)
             continue
         inputs = [state[id(p)] for p in parents.get(id(layer), []) if id(p) in state]
         rf_in, jump_in = max(inputs) if inputs else (1, 1)
-        in_shape = _shape(layer.input.shape if not isinstance(layer.input, list) else layer.input[0].shape)
+        in_shape = _shape(
+            layer.input.shape if not isinstance(layer.input, list) else layer.input[0].shape
+        )
         rf, jump, kernel, note = _step(layer, rf_in, jump_in, in_shape)
         state[id(layer)] = (rf, jump)
         rows.append(
@@ -196,8 +198,16 @@ def table(model) -> list[str]:
     return [
         format_row(r)
         for r in receptive_fields(model)[1:]
-        if r.kind in ("Conv2D", "DepthwiseConv2D", "SeparableConv2D", "MaxPooling2D",
-                      "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D")
+        if r.kind
+        in (
+            "Conv2D",
+            "DepthwiseConv2D",
+            "SeparableConv2D",
+            "MaxPooling2D",
+            "AveragePooling2D",
+            "GlobalAveragePooling2D",
+            "GlobalMaxPooling2D",
+        )
     ]
 
 

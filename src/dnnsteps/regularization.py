@@ -14,7 +14,11 @@ KINDS = ("dropout", "spatial")
 
 
 def validate_rate(rate: float) -> float:
-    if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not 0.0 <= rate < 1.0:
+    if (
+        not isinstance(rate, (int, float))
+        or isinstance(rate, bool)
+        or not 0.0 <= rate < 1.0
+    ):
         raise ConfigError(f"dropout must be a number in [0, 1), got {rate!r}.")
     return float(rate)
 

@@ -32,10 +32,16 @@ def finish(run, test: dict, notebook: str) -> dict:
         "device": environment.device_name(),
         "versions": environment.versions(),
     }
-    (Path(run.run_dir) / "result.json").write_text(json.dumps(record, indent=2, sort_keys=True))
+    (Path(run.run_dir) / "result.json").write_text(
+        json.dumps(record, indent=2, sort_keys=True)
+    )
     print(f"notebook: {notebook} ({record['mode']} mode)")
-    print(f"seed {record['seed']}, {record['epochs']} epochs, {record['train_size']:,} training images")
-    print(f"test accuracy {record['test_accuracy']:.2%}, best val accuracy {record['best_val_accuracy']:.2%} (epoch {record['best_epoch']})")
+    print(
+        f"seed {record['seed']}, {record['epochs']} epochs, {record['train_size']:,} training images"
+    )
+    print(
+        f"test accuracy {record['test_accuracy']:.2%}, best val accuracy {record['best_val_accuracy']:.2%} (epoch {record['best_epoch']})"
+    )
     print(f"device: {record['device']}")
     print("versions: " + ", ".join(f"{k} {v}" for k, v in record["versions"].items()))
     print(f"wall time: {record['wall_seconds']:.0f} s")
@@ -51,7 +57,9 @@ def check_targets(record: dict) -> list[str]:
         # One epoch on 2,000 images shows learning (well above the 10% of guessing),
         # not the target.
         if not record["test_accuracy"] > 0.2:
-            problems.append(f"smoke accuracy {record['test_accuracy']:.2%} is not above 20%")
+            problems.append(
+                f"smoke accuracy {record['test_accuracy']:.2%} is not above 20%"
+            )
         return problems
     if record["epochs"] < recipe.epochs:
         problems.append(f"ran {record['epochs']} of the recipe's {recipe.epochs} epochs")
@@ -61,7 +69,9 @@ def check_targets(record: dict) -> list[str]:
         )
     first = record["first_epoch_at_target"]
     if recipe.target_epoch and (first is None or first > recipe.target_epoch):
-        problems.append(f"target not reached by epoch {recipe.target_epoch} (first: {first})")
+        problems.append(
+            f"target not reached by epoch {recipe.target_epoch} (first: {first})"
+        )
     return problems
 
 

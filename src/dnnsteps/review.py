@@ -41,42 +41,104 @@ def _is_relu(layer) -> bool:
 
 def review(model, forbid_bias: bool = True) -> list[Finding]:
     """Findings for ``model`` (a list; empty when it follows every rule)."""
-    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    layers = [
+        layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)
+    ]
     findings: list[Finding] = []
     convs = [i for i, layer in enumerate(layers) if isinstance(layer, _CONV)]
     last_conv = convs[-1] if convs else None
-    pools = [i for i, layer in enumerate(layers) if isinstance(layer, keras.layers.MaxPooling2D)]
+    pools = [
+        i for i, layer in enumerate(layers) if isinstance(layer, keras.layers.MaxPooling2D)
+    ]
 
     for i, layer in enumerate(layers):
         if isinstance(layer, keras.layers.Dense):
-            findings.append(Finding(layer.name, "no_fc", "fully connected (Dense) layer; use a conv output block or GAP instead."))
+            findings.append(
+                Finding(
+                    layer.name,
+                    "no_fc",
+                    "fully connected (Dense) layer; use a conv output block or GAP instead.",
+                )
+            )
         if isinstance(layer, _CONV):
             if max(layer.strides) > 1:
-                findings.append(Finding(layer.name, "strided_conv", f"strided convolution (stride {layer.strides}); the course shrinks maps with max-pooling."))
+                findings.append(
+                    Finding(
+                        layer.name,
+                        "strided_conv",
+                        f"strided convolution (stride {layer.strides}); the course shrinks maps with max-pooling.",
+                    )
+                )
             k = max(layer.kernel_size)
             if k > 3 and i != last_conv:
-                findings.append(Finding(layer.name, "big_kernel", f"{k}x{k} kernel; two 3x3 convs see as much with fewer parameters."))
+                findings.append(
+                    Finding(
+                        layer.name,
+                        "big_kernel",
+                        f"{k}x{k} kernel; two 3x3 convs see as much with fewer parameters.",
+                    )
+                )
             if forbid_bias and getattr(layer, "use_bias", False):
-                findings.append(Finding(layer.name, "conv_bias", "convolution has a bias; the assignment forbids biases (batch norm's beta plays that role)."))
-        if last_conv is not None and i > last_conv and (isinstance(layer, _AFTER_LAST_CONV) or _is_relu(layer)):
-            findings.append(Finding(layer.name, "after_last_conv", f"{type(layer).__name__} after the last convolution; the output layer should feed softmax directly."))
+                findings.append(
+                    Finding(
+                        layer.name,
+                        "conv_bias",
+                        "convolution has a bias; the assignment forbids biases (batch norm's beta plays that role).",
+                    )
+                )
+        if (
+            last_conv is not None
+            and i > last_conv
+            and (isinstance(layer, _AFTER_LAST_CONV) or _is_relu(layer))
+        ):
+            findings.append(
+                Finding(
+                    layer.name,
+                    "after_last_conv",
+                    f"{type(layer).__name__} after the last convolution; the output layer should feed softmax directly.",
+                )
+            )
 
     for i in pools:
         layer = layers[i]
         convs_before = [c for c in convs if c < i]
         convs_after = [c for c in convs if c > i]
         if not convs_before:
-            findings.append(Finding(layer.name, "pool_at_input", "max-pooling directly after the input throws away pixels before any feature exists."))
+            findings.append(
+                Finding(
+                    layer.name,
+                    "pool_at_input",
+                    "max-pooling directly after the input throws away pixels before any feature exists.",
+                )
+            )
         if len(convs_after) < 2:
-            findings.append(Finding(layer.name, "pool_near_output", "max-pooling within two convolutions of the output; keep the last layers' detail."))
+            findings.append(
+                Finding(
+                    layer.name,
+                    "pool_near_output",
+                    "max-pooling within two convolutions of the output; keep the last layers' detail.",
+                )
+            )
         previous = [p for p in pools if p < i]
         if previous and not any(previous[-1] < c < i for c in convs):
-            findings.append(Finding(layer.name, "pool_twice", "two max-pools in a row with no convolution between them."))
+            findings.append(
+                Finding(
+                    layer.name,
+                    "pool_twice",
+                    "two max-pools in a row with no convolution between them.",
+                )
+            )
 
     rows = receptive_fields(model)
     size = model.input_shape[1]
     if size and rows[-1].rf < size:
-        findings.append(Finding(rows[-1].name, "small_rf", f"final receptive field {rows[-1].rf}x{rows[-1].rf} is smaller than the {size}x{size} input; the output cannot see the whole digit."))
+        findings.append(
+            Finding(
+                rows[-1].name,
+                "small_rf",
+                f"final receptive field {rows[-1].rf}x{rows[-1].rf} is smaller than the {size}x{size} input; the output cannot see the whole digit.",
+            )
+        )
     return findings
 
 

@@ -25,6 +25,13 @@ def architecture_id(model) -> str:
     return hashlib.sha256(config.encode()).hexdigest()[:16]
 
 
+def _comparable(identity: dict) -> dict:
+    """What must match to continue a run: everything but the number of epochs,
+    so asking for more epochs extends a run instead of refusing it."""
+    recipe = {k: v for k, v in identity.get("recipe", {}).items() if k != "epochs"}
+    return {**identity, "recipe": recipe}
+
+
 class RunDir:
     def __init__(self, path):
         self.path = Path(path)
@@ -82,19 +89,28 @@ class RunDir:
                     f"(model {existing.get('model', '?')!r}); it was left untouched. "
                     "Use another run_dir, or fresh=True (--fresh) to discard it."
                 )
-            differs = sorted(k for k in identity if existing.get(k) != identity[k])
+            differs = sorted(
+                k
+                for k in identity
+                if _comparable(existing).get(k) != _comparable(identity)[k]
+            )
             if differs:
                 raise CheckpointError(
                     f"{self.path} holds a run with other settings ({', '.join(differs)}); "
                     "it was left untouched. Use another run_dir, or fresh=True "
                     "(--fresh) to start over."
                 )
-        else:
-            self.run_file.write_text(json.dumps(identity, indent=2, sort_keys=True))
+        self.run_file.write_text(json.dumps(identity, indent=2, sort_keys=True))
 
     def clear(self) -> None:
         """Remove this run's state (only the files this module writes)."""
-        for name in ("run.json", "log.csv", "best.keras", "final.weights.h5", "summary.json"):
+        for name in (
+            "run.json",
+            "log.csv",
+            "best.keras",
+            "final.weights.h5",
+            "summary.json",
+        ):
             (self.path / name).unlink(missing_ok=True)
         shutil.rmtree(self.backup_dir, ignore_errors=True)
         shutil.rmtree(self.path / "tensorboard", ignore_errors=True)

@@ -7,7 +7,7 @@ rate it would have had, and are easy to print as a table in a notebook.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 from .errors import ConfigError
 

@@ -12,10 +12,17 @@ import threading
 import time
 from pathlib import Path
 
+from nbclient.exceptions import CellExecutionError
+
 from . import notebooks, results
+from .errors import DnnstepsError
 from .rundir import RunDir
 
 SEED = 0
+
+
+class SuiteFailed(DnnstepsError):
+    """One or more notebooks raised (a missed target, a broken cell)."""
 
 
 def _progress(run: RunDir, epochs: int, label: str, stop: threading.Event):
@@ -46,7 +53,9 @@ def run_notebook(path: Path, runs_root: Path, label: str, force: bool) -> dict:
         run.clear()
     stop = threading.Event()
     watcher = threading.Thread(
-        target=_progress, args=(run, models.get_step(step).recipe.epochs, label, stop), daemon=True
+        target=_progress,
+        args=(run, models.get_step(step).recipe.epochs, label, stop),
+        daemon=True,
     )
     watcher.start()
     started = time.time()
@@ -56,6 +65,8 @@ def run_notebook(path: Path, runs_root: Path, label: str, force: bool) -> dict:
             timeout=None,
             kernel_name="python3",
             record_timing=False,
+            # TensorFlow's C++ logs go to the terminal, not into the notebook.
+            extra_arguments=["--IPKernelApp.capture_fd_output=False"],
             resources={"metadata": {"path": str(path.parent)}},
         )
         client.execute()
@@ -82,16 +93,30 @@ def run_suite(root=".", only=None, force: bool = False) -> dict:
     os.environ.pop("DNNSTEPS_SMOKE", None)
     os.environ["DNNSTEPS_RUNS"] = str(runs_root)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    failed = []
     for i, path in enumerate(paths, 1):
         label = f"[{i}/{len(paths)}] {path.stem}"
-        if path.stem in metrics and notebooks.has_outputs(notebooks.read(path)) and not force:
+        if (
+            path.stem in metrics
+            and notebooks.has_outputs(notebooks.read(path))
+            and not force
+        ):
             print(f"{label}: already run (use --force to run again)", flush=True)
             continue
         print(f"{label}: running", flush=True)
-        record = run_notebook(path, runs_root, label, force)
+        try:
+            record = run_notebook(path, runs_root, label, force)
+        except CellExecutionError as exc:
+            failed.append(path.stem)
+            print(f"{label}: FAILED\n{str(exc)[-1500:]}", flush=True)
+            continue
         metrics[path.stem] = record
         results.save_metrics(metrics, metrics_file)
     rebuild(root, metrics)
+    if failed:
+        raise SuiteFailed(
+            f"notebooks that failed: {', '.join(failed)} (outputs kept for inspection)"
+        )
     return metrics
 
 

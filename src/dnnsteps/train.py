@@ -64,6 +64,36 @@ class EpochLog(keras.callbacks.Callback):
             print(format_epoch(row, self.total), flush=True)
 
 
+def _all_layers(model):
+    for layer in getattr(model, "layers", []):
+        yield layer
+        yield from _all_layers(layer)
+
+
+class ReseedRandomLayers(keras.callbacks.Callback):
+    """Sets every random layer's (dropout, augmentation) RNG from ``(seed, epoch)``.
+
+    Keras keeps those RNG states outside the saved weights; deriving them from
+    the epoch makes a resumed epoch draw the same masks as an uninterrupted one.
+    """
+
+    def __init__(self, seed: int):
+        super().__init__()
+        self.seed = seed
+
+    def _generators(self):
+        for layer in _all_layers(self.model):
+            for value in vars(layer).values():
+                if isinstance(value, keras.random.SeedGenerator):
+                    yield value
+
+    def on_epoch_begin(self, epoch, logs=None):
+        for i, generator in enumerate(self._generators()):
+            start = np.random.default_rng([self.seed, epoch, i]).integers(2**30)
+            dtype = keras.backend.standardize_dtype(generator.state.dtype)
+            generator.state.assign(np.array([start, 0], dtype=dtype))
+
+
 def format_epoch(row: dict, total: int) -> str:
     return (
         f"Epoch {row['epoch']:>2}/{total} - {row['seconds']:.0f}s"
@@ -161,12 +191,14 @@ def fit(
     fresh: bool = False,
     tensorboard: bool = False,
     strategy=None,
+    callbacks=(),
     verbose: bool = True,
 ) -> TrainResult:
     """Train a step (by name) or a model with a step's recipe; resume if interrupted.
 
     Re-running the same call continues from the last finished epoch, and a
-    finished run is loaded rather than retrained (``fresh=True`` starts over).
+    finished run is loaded rather than retrained (``fresh=True`` starts over);
+    asking a finished run for more epochs continues it from where it stopped.
     """
     smoke = config.smoke_mode() if smoke is None else smoke
     overrides = {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate}
@@ -207,12 +239,19 @@ def fit(
     with strategy.scope():
         model.compile(
             optimizer=keras.optimizers.Adam(recipe.learning_rate),
-            loss=keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing),
+            loss=keras.losses.CategoricalCrossentropy(
+                label_smoothing=recipe.label_smoothing
+            ),
             metrics=["accuracy"],
         )
 
     finished = run.read_summary()
+    if finished is not None and finished["epochs"] < recipe.epochs:
+        # More epochs asked of a finished run: extend it from its last backup.
+        run.summary_file.unlink()
+        finished = None
     if finished is not None and run.final_weights.exists():
+        model.optimizer.build(model.trainable_variables)
         model.load_weights(run.final_weights)
         if verbose:
             print(f"{run.path}: already trained ({finished['epochs']} epochs); loaded it.")
@@ -227,8 +266,9 @@ def fit(
         for row in rows:
             print(format_epoch(row, recipe.epochs))
     prior_best = max((r["val_accuracy"] for r in rows), default=None)
-    callbacks = [
+    keras_callbacks = [
         keras.callbacks.LearningRateScheduler(recipe.lr_schedule()),
+        ReseedRandomLayers(seed),
         EpochLog(run, recipe.epochs, verbose),
         keras.callbacks.BackupAndRestore(str(run.backup_dir), delete_checkpoint=False),
         keras.callbacks.ModelCheckpoint(
@@ -240,7 +280,8 @@ def fit(
         ),
     ]
     if tensorboard:
-        callbacks.append(keras.callbacks.TensorBoard(str(run.path / "tensorboard")))
+        keras_callbacks.append(keras.callbacks.TensorBoard(str(run.path / "tensorboard")))
+    keras_callbacks += list(callbacks)
 
     y_train_hot = keras.utils.to_categorical(y_train, 10)
     y_test_hot = keras.utils.to_categorical(y_test, 10)
@@ -254,7 +295,7 @@ def fit(
             epochs=epoch + 1,
             shuffle=False,
             validation_data=(x_test, y_test_hot),
-            callbacks=callbacks,
+            callbacks=keras_callbacks,
             verbose=0,
         )
 
@@ -270,7 +311,10 @@ def evaluate(model, smoke: bool | None = None, seed: int = 0) -> dict:
     smoke = config.smoke_mode() if smoke is None else smoke
     _, (x_test, y_test) = data.load_dataset(smoke=smoke, seed=seed)
     result = model.evaluate(
-        x_test, keras.utils.to_categorical(y_test, 10), batch_size=512, verbose=0,
+        x_test,
+        keras.utils.to_categorical(y_test, 10),
+        batch_size=512,
+        verbose=0,
         return_dict=True,
     )
     return {k: float(v) for k, v in result.items()}

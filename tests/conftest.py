@@ -1,0 +1,45 @@
+import os
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from dnnsteps import data  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    """The real MNIST arrays (from MNIST_NPZ offline, or Keras's download)."""
+    return data.load_mnist()
+
+
+@pytest.fixture(scope="session")
+def small_data(mnist):
+    """A 600/300 stratified slice: enough to learn a little, fast to train."""
+    (x_train, y_train), (x_test, y_test) = mnist
+    return data.subset(x_train, y_train, 600, seed=1), data.subset(
+        x_test, y_test, 300, seed=1
+    )
+
+
+@pytest.fixture
+def mnist_file(tmp_path, mnist):
+    """Write an MNIST-shaped npz with the given overrides; returns its path."""
+
+    def make(name="mnist.npz", **override):
+        (x_train, y_train), (x_test, y_test) = mnist
+        arrays = {
+            "x_train": x_train[:50],
+            "y_train": y_train[:50],
+            "x_test": x_test[:20],
+            "y_test": y_test[:20],
+        }
+        arrays.update(override)
+        arrays = {k: v for k, v in arrays.items() if v is not None}
+        path = tmp_path / name
+        np.savez(path, **arrays)
+        return path
+
+    return make

@@ -1,0 +1,68 @@
+import pytest
+
+from dnnsteps import results
+from dnnsteps.errors import DnnstepsError
+
+
+def record(**changes):
+    base = dict(
+        model="dnn8",
+        mode="full",
+        epochs=15,
+        best_val_accuracy=0.9946,
+        best_epoch=11,
+        first_epoch_at_target=9,
+        test_accuracy=0.9944,
+        params=14066,
+        macs_per_image=1_000_000,
+        target_accuracy=0.994,
+        seconds_per_epoch=40.0,
+        device="CPU",
+        wall_seconds=600.0,
+    )
+    base.update(changes)
+    return base
+
+
+def test_a_run_that_meets_its_targets():
+    assert results.check_targets(record()) == []
+
+
+@pytest.mark.parametrize(
+    "changes, problem",
+    [
+        (dict(epochs=3), "ran 3 of the recipe's 15 epochs"),
+        (dict(best_val_accuracy=0.9931), "best val accuracy 99.31% < target 99.40%"),
+        (dict(first_epoch_at_target=None), "target not reached by epoch 15 (first: None)"),
+        (dict(first_epoch_at_target=16), "target not reached by epoch 15 (first: 16)"),
+    ],
+)
+def test_missed_targets_are_named(changes, problem):
+    problems = results.check_targets(record(**changes))
+    assert any(p.startswith(problem) for p in problems), problems
+    with pytest.raises(results.TargetMissed, match="dnn8: "):
+        results.assert_targets(record(**changes))
+
+
+def test_smoke_runs_only_need_to_learn():
+    assert results.check_targets(record(mode="smoke", epochs=1, test_accuracy=0.3)) == []
+    assert results.check_targets(record(mode="smoke", epochs=1, test_accuracy=0.1))
+
+
+def test_readme_table_is_replaced_between_markers(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{results.TABLE_START}\nold\n{results.TABLE_END}\noutro\n")
+    results.update_readme(readme, {"DNN8_x": record()})
+    text = readme.read_text()
+    assert "old" not in text and text.startswith("intro") and text.endswith("outro\n")
+    assert (
+        "| DNN8_x | 14,066 | 1,000,000 | 99.46% (11) | 99.44% | 99.40% | 9 | 40 |" in text
+    )
+
+
+def test_readme_without_markers_is_refused(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("no markers")
+    with pytest.raises(DnnstepsError, match="markers"):
+        results.update_readme(readme, {"DNN8_x": record()})
+    assert readme.read_text() == "no markers"
