@@ -56,7 +56,7 @@ def test_readme_table_is_replaced_between_markers(tmp_path):
     text = readme.read_text()
     assert "old" not in text and text.startswith("intro") and text.endswith("outro\n")
     assert (
-        "| DNN8_x | 14,066 | 1,000,000 | 99.46% (11) | 99.44% | 99.40% | 9 | 40 |" in text
+        "| DNN8_x | 14,066 | 1,000,000 | 99.46% (11) | 99.44% | 99.40% | 9 | yes | 40 |" in text
     )
 
 
@@ -66,3 +66,8 @@ def test_readme_without_markers_is_refused(tmp_path):
     with pytest.raises(DnnstepsError, match="markers"):
         results.update_readme(readme, {"DNN8_x": record()})
     assert readme.read_text() == "no markers"
+
+
+def test_a_missed_target_is_shown_in_the_table():
+    table = results.results_table({"DNN8_x": record(best_val_accuracy=0.9938)})
+    assert "| no: best val accuracy 99.38% < target 99.40%" in table

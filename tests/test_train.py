@@ -241,8 +241,12 @@ def test_training_under_mirrored_strategy_on_two_cpus(tmp_path):
 
 def test_more_epochs_extend_a_finished_run(tmp_path, small_data):
     run_dir = tmp_path / "run"
-    short = train.fit("dnn4", seed=2, epochs=1, data=small_data, run_dir=run_dir, verbose=False)
-    longer = train.fit("dnn4", seed=2, epochs=2, data=small_data, run_dir=run_dir, verbose=False)
+    short = train.fit(
+        "dnn4", seed=2, epochs=1, data=small_data, run_dir=run_dir, verbose=False
+    )
+    longer = train.fit(
+        "dnn4", seed=2, epochs=2, data=small_data, run_dir=run_dir, verbose=False
+    )
     straight = train.fit(
         "dnn4", seed=2, epochs=2, data=small_data, run_dir=tmp_path / "s", verbose=False
     )

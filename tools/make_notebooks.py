@@ -155,10 +155,10 @@ attack.""",
         step="dnn6",
         slug="dropout",
         title="Dropout",
-        overview="""DNN5 plus a small **dropout** (5%) after each 3x3 block; the parameters are the
-same.
+        overview="""DNN5 plus a small **dropout** (10%) after each 3x3 block before the output
+block; the parameters are the same.
 
-During training dropout zeroes a random 5% of the activations, so no kernel can rely
+During training dropout zeroes a random 10% of the activations, so no kernel can rely
 on any single other one; at test time nothing is dropped. It is a regulariser: train
 accuracy falls a little, validation accuracy rises. It never follows the last
 convolution, and it stays small: a tiny net has little capacity to spare.""",
@@ -296,12 +296,31 @@ def build(i: int, spec: dict):
     return name, nb
 
 
-def main():
+def main(argv=None):
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--prose-only",
+        action="store_true",
+        help="update the markdown cells of existing notebooks, keeping code and outputs",
+    )
+    args = parser.parse_args(argv)
     out = ROOT / "notebooks"
     out.mkdir(exist_ok=True)
     for i, spec in enumerate(STEPS, 1):
         name, nb = build(i, spec)
-        notebooks.write(nb, out / f"{name}.ipynb")
+        path = out / f"{name}.ipynb"
+        if args.prose_only:
+            existing = notebooks.read(path)
+            kinds = [c.cell_type for c in existing.cells]
+            if kinds != [c.cell_type for c in nb.cells]:
+                raise SystemExit(f"{path}: cells differ from the template; regenerate it.")
+            for old_cell, new_cell in zip(existing.cells, nb.cells):
+                if old_cell.cell_type == "markdown":
+                    old_cell.source = new_cell.source
+            nb = existing
+        notebooks.write(nb, path)
         print(f"wrote notebooks/{name}.ipynb")
 
 

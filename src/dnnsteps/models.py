@@ -190,7 +190,7 @@ STEPS: dict[str, Step] = {
             "Dropout after each 3x3 block against the train/test gap; the same "
             "parameters as the step before.",
             widths=(10, 20, 10, 20, 24, 24),
-            recipe=Recipe(epochs=12, target_accuracy=0.9940, dropout=0.05),
+            recipe=Recipe(epochs=21, target_accuracy=0.9940, dropout=0.1),
         ),
         Step(
             "dnn7",
@@ -199,10 +199,10 @@ STEPS: dict[str, Step] = {
             "big steps early, fine steps late.",
             widths=(10, 20, 10, 20, 24, 24),
             recipe=Recipe(
-                epochs=12,
+                epochs=15,
                 target_accuracy=0.9942,
                 target_epoch=14,
-                dropout=0.05,
+                dropout=0.1,
                 **_INVERSE_TIME,
             ),
         ),
@@ -217,7 +217,7 @@ STEPS: dict[str, Step] = {
                 epochs=15,
                 target_accuracy=0.9940,
                 target_epoch=15,
-                dropout=0.05,
+                dropout=0.1,
                 **_INVERSE_TIME,
             ),
         ),

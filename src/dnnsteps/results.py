@@ -98,8 +98,8 @@ def save_metrics(metrics: dict, path) -> None:
 
 def results_table(metrics: dict) -> str:
     lines = [
-        "| notebook | params | MACs/image | best val acc (epoch) | test acc | target | first epoch at target | s/epoch |",
-        "| --- | ---: | ---: | --- | ---: | --- | ---: | ---: |",
+        "| notebook | params | MACs/image | best val acc (epoch) | test acc | target | first epoch at target | target met | s/epoch |",
+        "| --- | ---: | ---: | --- | ---: | --- | ---: | --- | ---: |",
     ]
     for name in sorted(metrics):
         m = metrics[name]
@@ -107,6 +107,7 @@ def results_table(metrics: dict) -> str:
             f"| {name} | {m['params']:,} | {m['macs_per_image']:,} "
             f"| {m['best_val_accuracy']:.2%} ({m['best_epoch']}) | {m['test_accuracy']:.2%} "
             f"| {m['target_accuracy']:.2%} | {m['first_epoch_at_target'] or '-'} "
+            f"| {'yes' if not check_targets(m) else 'no: ' + '; '.join(check_targets(m))} "
             f"| {m['seconds_per_epoch']:.0f} |"
         )
     devices = sorted({m["device"] for m in metrics.values()})

@@ -110,7 +110,8 @@ def run_suite(root=".", only=None, force: bool = False) -> dict:
             failed.append(path.stem)
             print(f"{label}: FAILED\n{str(exc)[-1500:]}", flush=True)
             continue
-        metrics[path.stem] = record
+        # Re-read before saving: another run of the suite may have recorded meanwhile.
+        metrics = {**results.load_metrics(metrics_file), path.stem: record}
         results.save_metrics(metrics, metrics_file)
     rebuild(root, metrics)
     if failed:

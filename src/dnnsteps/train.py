@@ -298,6 +298,8 @@ def fit(
             callbacks=keras_callbacks,
             verbose=0,
         )
+        if model.stop_training:  # a callback (e.g. EarlyStopping) ended the run
+            break
 
     rows = run.read_log()
     summary = summarise(rows, recipe, model, **extra)
