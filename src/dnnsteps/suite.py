@@ -109,7 +109,12 @@ def run_suite(root=".", only=None, force: bool = False) -> dict:
         except CellExecutionError as exc:
             failed.append(path.stem)
             print(f"{label}: FAILED\n{str(exc)[-1500:]}", flush=True)
-            continue
+            # A missed target still leaves a finished run's record: keep it in the
+            # table (marked as missed) rather than dropping the notebook.
+            step = notebooks.step_of(notebooks.read(path))
+            record = results.load_metrics(runs_root / f"{step}-seed{SEED}" / "result.json")
+            if not record:
+                continue
         # Re-read before saving: another run of the suite may have recorded meanwhile.
         metrics = {**results.load_metrics(metrics_file), path.stem: record}
         results.save_metrics(metrics, metrics_file)
