@@ -154,3 +154,14 @@ def test_preprocess_standardises_and_adds_channel(mnist):
 def test_validate_arrays_rejects_float_labels():
     with pytest.raises(DataError, match="expected integers 0-9"):
         data.validate_arrays(np.zeros((3, 28, 28)), np.zeros(3, np.float32))
+
+
+def test_test_set_follows_the_mode(monkeypatch):
+    x_small, y_small = data.test_set(smoke=True)
+    assert x_small.shape == (1000, 28, 28, 1) and len(y_small) == 1000
+    monkeypatch.setenv("DNNSTEPS_SMOKE", "1")
+    monkeypatch.delenv("DNNSTEPS_FULL", raising=False)
+    x_env, _ = data.test_set()
+    assert (x_env == x_small).all()
+    x_full, y_full = data.test_set(smoke=False)
+    assert x_full.shape == (10_000, 28, 28, 1) and set(y_full.tolist()) == set(range(10))

@@ -11,11 +11,12 @@ PARAMS = {
     "dnn2": 185_248,
     "dnn3": 10_872,
     "dnn4": 11_232,
-    "dnn5": 17_706,
-    "dnn6": 17_706,
-    "dnn7": 17_706,
+    "dnn5": 17_794,
+    "dnn6": 17_794,
+    "dnn7": 17_794,
     "dnn8": 14_066,
 }
+LITE_PARAMS = 6_376
 # The course's figures; each step stays within 10% of its figure.
 COURSE = {
     "dnn1": 68_000,
@@ -59,12 +60,17 @@ def test_each_step_changes_one_thing():
         and steps[3].batch_norm
         and not steps[2].batch_norm
     )
-    assert steps[5].recipe.dropout > 0 and steps[4].recipe.dropout == 0
+    # DNN5 moves the output's parameters into kernels: GAP and wider last layers.
+    assert steps[4].gap_output and not steps[3].gap_output
     assert (
-        steps[6].recipe.schedule == "inverse_time"
-        and steps[5].recipe.schedule == "constant"
+        steps[5].recipe.schedule == "one_cycle"
+        and steps[4].recipe.schedule == "constant"
+        and steps[5].widths == steps[4].widths
     )
-    assert steps[7].gap_output and not steps[6].gap_output
+    assert steps[6].recipe.dropout > 0 and steps[5].recipe.dropout == 0
+    assert steps[6].recipe.schedule == steps[5].recipe.schedule
+    assert steps[7].widths[:4] == steps[6].widths[:4]
+    assert steps[7].widths[4:] < steps[6].widths[4:]
 
 
 def test_same_seed_same_initial_weights():
@@ -99,7 +105,7 @@ def test_bad_hyper_parameters_are_refused(override, message):
 
 
 def test_spatial_dropout_is_available():
-    model = models.build("dnn6", dropout_kind="spatial")
+    model = models.build("dnn7", dropout_kind="spatial")
     assert any(isinstance(layer, keras.layers.SpatialDropout2D) for layer in model.layers)
 
 
@@ -107,3 +113,29 @@ def test_output_block_has_no_dense_and_ends_in_softmax():
     layers = blocks.output_block(None)
     assert isinstance(layers[-1], keras.layers.Softmax)
     assert not any(isinstance(layer, keras.layers.Dense) for layer in layers)
+
+
+def test_the_record_small_model_is_an_extra_not_a_step():
+    assert "dnn8_lite" not in models.NAMES and "dnn8_lite" in models.ALL_NAMES
+    lite = models.build("dnn8_lite")
+    assert lite.count_params() == LITE_PARAMS < 8_000
+    assert not any(isinstance(layer, keras.layers.Dense) for layer in lite.layers)
+    convs = [layer for layer in lite.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert convs and not any(layer.use_bias for layer in convs)
+    recipe = models.get_step("dnn8_lite").recipe
+    assert recipe.epochs <= 15 and recipe.hold_last == 3
+
+
+def test_augmentation_is_off_at_test_time():
+    lite = models.build("dnn8_lite", seed=0, augment=True)
+    x = np.random.default_rng(0).random((4, 28, 28, 1)).astype("float32")
+    assert np.allclose(lite(x, training=False), lite(x, training=False))
+    first = lite.layers[0]
+    assert first.name.startswith("aug_")
+    assert not np.allclose(first(x, training=True), x)  # active while training
+
+
+@pytest.mark.parametrize("hold_last", [-1, 1.5, True])
+def test_hold_last_is_validated(hold_last):
+    with pytest.raises(ConfigError, match="hold_last"):
+        models.Recipe(epochs=15, target_accuracy=0.994, hold_last=hold_last)

@@ -7,11 +7,17 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dnnsteps import models, notebooks, results
+from dnnsteps import beyond, models, notebooks, results
 
 ROOT = Path(__file__).resolve().parents[1]
 PATHS = sorted((ROOT / "notebooks").glob("DNN*.ipynb"))
 METRICS = json.loads((ROOT / "results" / "metrics.json").read_text())
+
+
+def record_cell(nb):
+    """The run-record cell (the last cell of the step itself; extras may follow it)."""
+    (cell,) = [c for c in nb.cells if "results.finish(" in c.source]
+    return cell
 
 
 def test_there_are_eight_steps_in_order():
@@ -46,7 +52,7 @@ def test_committed_outputs_are_a_full_run(path):
     nb = notebooks.read(path)
     recipe = models.get_step(notebooks.step_of(nb)).recipe
     assert notebooks.logged_epochs(nb) >= recipe.epochs, "smoke outputs committed?"
-    record = nb.cells[-1].outputs[0]["text"]
+    record = record_cell(nb).outputs[0]["text"]
     assert "(full mode)" in record and "60,000 training images" in record
 
 
@@ -66,17 +72,19 @@ def test_fewer_epochs_than_the_recipe_are_detected():
 def test_metrics_agree_with_the_notebook(path):
     nb = notebooks.read(path)
     metrics = METRICS[path.stem]
-    record = nb.cells[-1].outputs[0]["text"]
+    record = record_cell(nb).outputs[0]["text"]
     assert f"test accuracy {metrics['test_accuracy']:.2%}" in record
     assert f"{metrics['params']:,} parameters" in "".join(
         o.get("text", "") for c in nb.cells for o in c.get("outputs", [])
     )
     # The notebook's own verdict on its targets is the one the metrics give.
-    verdict = "".join(o.get("text", "") + o.get("evalue", "") for o in nb.cells[-1].outputs)
+    verdict = "".join(
+        o.get("text", "") + o.get("evalue", "") for o in record_cell(nb).outputs
+    )
     problems = results.check_targets(metrics)
     if problems:
         assert all(p in verdict for p in problems) and "TargetMissed" in json.dumps(
-            nb.cells[-1].outputs
+            record_cell(nb).outputs
         )
     else:
         assert f"{metrics['model']}: met every target." in verdict
@@ -105,3 +113,29 @@ def test_noise_is_stripped_from_outputs():
     nb.cells.append(cell)
     notebooks.normalise(nb)
     assert [o["text"] for o in nb.cells[0].outputs] == ["UserWarning: real\n"]
+
+
+LITE_FILE = ROOT / "results" / "dnn8_lite.json"
+
+
+def test_dnn8_goes_further_with_three_seeds_of_the_record_small_model():
+    (path,) = [p for p in PATHS if p.name.startswith("DNN8")]
+    nb = notebooks.read(path)
+    text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    recipe = models.get_step("dnn8_lite").recipe
+    parts = text.split("--- dnn8_lite, seed ")[1:]
+    assert [int(part.split("\n")[0]) for part in parts] == list(beyond.SEEDS)
+    for part in parts:  # every seed's log runs to the recipe's last epoch
+        assert f"Epoch {recipe.epochs:>2}/{recipe.epochs} " in part
+    lite = json.loads(LITE_FILE.read_text())
+    assert lite["mode"] == "full" and sorted(lite["seeds"]) == ["0", "1", "2"]
+    assert lite["params"] == models.build("dnn8_lite").count_params()
+    assert f"{lite['params']:,} parameters" in text
+    # What the README and the notebook claim is what the record shows.
+    for s in lite["seeds"].values():
+        tail = s["val_accuracy_curve"][-recipe.hold_last :]
+        assert (min(tail) >= recipe.target_accuracy) == (not s["problems"])
+        assert ", ".join(f"{v:.2%}" for v in tail) in text
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split(results.EXTRA_START)[1].split(results.EXTRA_END)[0]
+    assert block.strip() == results.extra_table(lite).strip()

@@ -46,3 +46,12 @@ def test_make_by_name_and_table():
 def test_bad_arguments_say_what_is_wrong(call, message):
     with pytest.raises(ConfigError, match=message):
         call()
+
+
+def test_one_cycle_tail_holds_the_floor_for_the_last_epochs():
+    lr = schedules.one_cycle(0.01, 15, tail=3)
+    rates = [lr(e) for e in range(15)]
+    assert rates[11:] == [pytest.approx(0.0001)] * 4  # the cycle ends at epoch 12
+    assert max(rates) == pytest.approx(0.01) and rates[0] == pytest.approx(0.001)
+    with pytest.raises(ConfigError, match="tail must be an integer in"):
+        schedules.one_cycle(0.01, 15, tail=15)

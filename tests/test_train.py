@@ -76,7 +76,7 @@ CHILD = textwrap.dedent(
             if epoch + 1 == kill_after:
                 os.kill(os.getpid(), signal.SIGKILL)
 
-    train.fit("dnn6", seed=7, epochs=4, data=small, run_dir=sys.argv[1],
+    train.fit("dnn7", seed=7, epochs=4, data=small, run_dir=sys.argv[1],
               callbacks=[Kill()] if kill_after else [])
     """
 )

@@ -43,7 +43,7 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a step on MNIST (resumes if interrupted)")
-    t.add_argument("model", help="dnn1 .. dnn8")
+    t.add_argument("model", help="dnn1 .. dnn8, or dnn8_lite")
     t.add_argument("--epochs", type=_positive_int)
     t.add_argument("--seed", type=_seed, default=0)
     t.add_argument("--batch-size", type=_positive_int)

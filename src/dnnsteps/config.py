@@ -9,7 +9,7 @@ import os
 
 SMOKE_TRAIN_SIZE = 2000
 SMOKE_TEST_SIZE = 1000
-SMOKE_EPOCHS = 1
+SMOKE_EPOCHS = 2
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -33,7 +33,7 @@ def full_mode_forced() -> bool:
 
 
 def smoke_mode() -> bool:
-    """Whether training should use the small smoke subset and one epoch."""
+    """Whether training should use the small smoke subset and two epochs."""
     return _flag("DNNSTEPS_SMOKE") and not full_mode_forced()
 
 

@@ -181,3 +181,12 @@ def load_dataset(smoke: bool = False, path=None, seed: int = 0):
         preprocess(x_test),
         y_test.astype("int32"),
     )
+
+
+def test_set(smoke: bool | None = None, seed: int = 0):
+    """The preprocessed test images and labels the notebooks evaluate and plot
+    (the smoke subset in smoke mode), so no notebook re-derives them."""
+    from . import config
+
+    smoke = config.smoke_mode() if smoke is None else smoke
+    return load_dataset(smoke=smoke, seed=seed)[1]

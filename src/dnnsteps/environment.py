@@ -16,7 +16,31 @@ def device_name() -> str:
             return f"GPU: {details.get('device_name', gpus[0].name)} x{len(gpus)}"
     except Exception:  # noqa: BLE001 - fall back to describing the CPU
         pass
-    return f"CPU: {platform.machine()}, {os.cpu_count()} cores"
+    return f"CPU: {cpu_model()}, {platform.machine()}, {os.cpu_count()} cores"
+
+
+def cpu_model() -> str:
+    """The CPU's name and widest vector unit: two "2-core CPUs" can differ 3x in speed."""
+    name, flags = platform.processor() or "unknown CPU", set()
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                name = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+                break
+    except OSError:
+        pass
+    isa = next(
+        (
+            label
+            for flag, label in (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"))
+            if flag in flags
+        ),
+        None,
+    )
+    return f"{name} ({isa})" if isa else name
 
 
 def versions() -> dict:

@@ -197,3 +197,29 @@ def suite_summary(metrics: dict, curves: dict, save=None):
     for ax in (ax_p, ax_c):
         ax.grid(alpha=0.3)
     return _finish(fig, save)
+
+
+def seed_curves(summaries: list[dict], target: float | None = None, save=None):
+    """Validation accuracy per epoch, one line per seed: does the target *hold*?"""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for s in summaries:
+        val = s["val_accuracy_curve"]
+        ax.plot(
+            range(1, len(val) + 1),
+            [100 * v for v in val],
+            "o-",
+            ms=3,
+            label=f"seed {s['seed']}",
+        )
+    if target is not None:
+        ax.axhline(100 * target, color="grey", ls="--", lw=1, label=f"{target:.2%}")
+    low = min(min(s["val_accuracy_curve"]) for s in summaries)
+    ax.set(
+        xlabel="epoch",
+        ylabel="val accuracy (%)",
+        ylim=(max(100 * low - 0.1, 97.5), 99.8) if low > 0.975 else None,
+        title=f"{summaries[0]['model']}: validation accuracy per seed",
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _finish(fig, save)

@@ -2,8 +2,9 @@
 
 Plain ``Dropout`` zeroes single activations; ``SpatialDropout2D`` zeroes whole
 feature maps, which suits conv layers whose neighbouring pixels are strongly
-correlated. The course places a small dropout after every 3x3 conv block and
-never after the output layer.
+correlated. The course places a small dropout after the 3x3 conv blocks and
+never after the output layer; dnnsteps puts it after the blocks that follow the
+max-pool (where most kernels are), not on the few edge detectors before it.
 """
 
 import keras

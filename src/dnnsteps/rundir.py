@@ -115,6 +115,13 @@ class RunDir:
         shutil.rmtree(self.backup_dir, ignore_errors=True)
         shutil.rmtree(self.path / "tensorboard", ignore_errors=True)
 
+    def read_identity(self) -> dict | None:
+        """What run.json says this run is (None when absent or unreadable)."""
+        try:
+            return json.loads(self.run_file.read_text())
+        except (OSError, ValueError):
+            return None
+
     # Progress --------------------------------------------------------------
     def backed_up_epochs(self) -> int:
         """How many epochs the backup holds (0 when none)."""

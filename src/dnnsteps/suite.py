@@ -25,18 +25,32 @@ class SuiteFailed(DnnstepsError):
     """One or more notebooks raised (a missed target, a broken cell)."""
 
 
-def _progress(run: RunDir, epochs: int, label: str, stop: threading.Event):
-    seen = -1
+def _notebook_runs(runs_root: Path, step: str) -> list[RunDir]:
+    """The step's own run and its extras' runs (e.g. dnn8_lite-seed1 for dnn8)."""
+    extras = sorted(runs_root.glob(f"{step}_*-seed*")) if runs_root.exists() else []
+    return [RunDir(runs_root / f"{step}-seed{SEED}")] + [
+        RunDir(p) for p in extras if p.is_dir() and "-smoke-" not in p.name
+    ]
+
+
+def _progress(runs_root: Path, step: str, label: str, stop: threading.Event):
+    """Every few seconds, the newest epoch of whichever of the notebook's runs moved."""
+    seen = {}
     while not stop.wait(5):
-        rows = run.read_log() if run.log_file.exists() else []
-        if len(rows) != seen and rows:
-            seen = len(rows)
+        for run in _notebook_runs(runs_root, step):
+            rows = run.read_log() if run.log_file.exists() else []
+            if not rows or seen.get(run.path) == len(rows):
+                continue
+            seen[run.path] = len(rows)
+            identity = run.read_identity() or {}
+            epochs = identity.get("recipe", {}).get("epochs", len(rows))
             per_epoch = sum(r["seconds"] for r in rows) / len(rows)
             left = max(0, epochs - len(rows)) * per_epoch
             last = rows[-1]
             print(
-                f"  {label}: epoch {last['epoch']}/{epochs}, val_accuracy "
-                f"{last['val_accuracy']:.4f}, about {left / 60:.1f} min of training left",
+                f"  {label} ({run.path.name}): epoch {last['epoch']}/{epochs}, "
+                f"val_accuracy {last['val_accuracy']:.4f}, "
+                f"about {left / 60:.1f} min of this run left",
                 flush=True,
             )
 
@@ -44,18 +58,15 @@ def _progress(run: RunDir, epochs: int, label: str, stop: threading.Event):
 def run_notebook(path: Path, runs_root: Path, label: str, force: bool) -> dict:
     from nbclient import NotebookClient
 
-    from . import models
-
     nb = notebooks.read(path)
     step = notebooks.step_of(nb)
     run = RunDir(runs_root / f"{step}-seed{SEED}")
     if force:
-        run.clear()
+        for each in _notebook_runs(runs_root, step):
+            each.clear()
     stop = threading.Event()
     watcher = threading.Thread(
-        target=_progress,
-        args=(run, models.get_step(step).recipe.epochs, label, stop),
-        daemon=True,
+        target=_progress, args=(runs_root, step, label, stop), daemon=True
     )
     watcher.start()
     started = time.time()
@@ -74,8 +85,13 @@ def run_notebook(path: Path, runs_root: Path, label: str, force: bool) -> dict:
         stop.set()
         watcher.join()
         notebooks.write(nb, path)  # keep what ran, even a failure, for inspection
-    print(f"  {label}: done in {(time.time() - started) / 60:.1f} min", flush=True)
-    return results.load_metrics(run.path / "result.json")
+    elapsed = time.time() - started
+    print(f"  {label}: done in {elapsed / 60:.1f} min", flush=True)
+    record = results.load_metrics(run.path / "result.json")
+    if record:
+        # The whole notebook, extra sections included, as the suite timed it.
+        record["notebook_seconds"] = round(elapsed, 1)
+    return record
 
 
 def run_suite(root=".", only=None, force: bool = False) -> dict:
@@ -118,6 +134,7 @@ def run_suite(root=".", only=None, force: bool = False) -> dict:
         # Re-read before saving: another run of the suite may have recorded meanwhile.
         metrics = {**results.load_metrics(metrics_file), path.stem: record}
         results.save_metrics(metrics, metrics_file)
+        _collect_extras(runs_root, root / "results")
     rebuild(root, metrics)
     if failed:
         raise SuiteFailed(
@@ -126,11 +143,22 @@ def run_suite(root=".", only=None, force: bool = False) -> dict:
     return metrics
 
 
+def _collect_extras(runs_root: Path, results_dir: Path) -> None:
+    """Copy the full-mode multi-seed records of extra models (e.g. dnn8_lite) to results/."""
+    for found in runs_root.glob("*-seeds.json"):
+        if "-smoke-" not in found.name:
+            model = found.name.removesuffix("-seeds.json")
+            (results_dir / f"{model}.json").write_text(found.read_text())
+
+
 def rebuild(root: Path, metrics: dict) -> None:
     """Regenerate the README table and results/summary.png from metrics.json."""
     if not metrics:
         return
     results.update_readme(root / "README.md", metrics)
+    lite = root / "results" / "dnn8_lite.json"
+    if lite.exists():
+        results.update_readme_extra(root / "README.md", results.load_metrics(lite))
     curves = {name: m["val_accuracy_curve"] for name, m in metrics.items()}
     import matplotlib
 

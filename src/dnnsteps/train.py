@@ -149,15 +149,18 @@ def summarise(rows: list[dict], recipe: Recipe, keras_model, **extra) -> dict:
     best = int(np.argmax(val)) if val else None
     at_target = [r["epoch"] for r in rows if r["val_accuracy"] >= recipe.target_accuracy]
     seconds = [r["seconds"] for r in rows]
+    to_target = round(float(np.sum(seconds[: at_target[0]])), 1) if at_target else None
     return {
         "params": int(keras_model.count_params()),
         "epochs": len(rows),
         "best_val_accuracy": float(val[best]) if val else None,
         "best_epoch": int(rows[best]["epoch"]) if val else None,
         "final_val_accuracy": float(val[-1]) if val else None,
+        "final_train_accuracy": float(rows[-1]["accuracy"]) if rows else None,
         "target_accuracy": recipe.target_accuracy,
         "target_epoch": recipe.target_epoch,
         "first_epoch_at_target": at_target[0] if at_target else None,
+        "seconds_to_target": to_target,
         "seconds_per_epoch": round(float(np.mean(seconds)), 2) if seconds else None,
         "total_seconds": round(float(np.sum(seconds)), 1),
         "val_accuracy_curve": [round(v, 6) for v in val],

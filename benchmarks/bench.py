@@ -1,0 +1,236 @@
+"""Speed benchmark: the Keras example convnet vs dnn8 vs dnn8_lite, on one machine.
+
+Each model trains in its own process (so peak memory is its own) with the
+suite's training loop, until its target or 20 epochs, and the script records
+time to target, seconds per epoch, images per second, parameters,
+multiply-adds per image, peak memory and the device. It writes
+``results/bench.json`` and the README's benchmark table.
+
+    python benchmarks/bench.py                # full run (about 10 min on a 2-core CPU)
+    python benchmarks/bench.py --smoke --out /tmp/bench.json --no-readme   # a quick check
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MAX_EPOCHS = 20
+BENCH_START = "<!-- bench:start -->"
+BENCH_END = "<!-- bench:end -->"
+
+# name -> (what it is, target accuracy)
+MODELS = {
+    "keras_example": ("Keras example 'Simple MNIST convnet' (Dense head, biases)", 0.992),
+    "dnn8": ("dnn8: the course's assignment step", 0.994),
+    "dnn8_lite": ("dnn8_lite: the record-small model", 0.994),
+}
+
+
+def keras_example_convnet():
+    """keras.io/examples/vision/mnist_convnet: Conv32-Pool-Conv64-Pool-Flatten-Dropout-Dense."""
+    import keras
+
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Conv2D(32, 3, activation="relu"),
+            keras.layers.MaxPooling2D(2),
+            keras.layers.Conv2D(64, 3, activation="relu"),
+            keras.layers.MaxPooling2D(2),
+            keras.layers.Flatten(),
+            keras.layers.Dropout(0.5),
+            keras.layers.Dense(10, activation="softmax"),
+        ],
+        name="keras_example",
+    )
+
+
+class StopAtTarget:
+    """Keras callback factory: stop once validation accuracy reaches ``target``."""
+
+    def __new__(cls, target: float):
+        import keras
+
+        class _Stop(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                if (logs or {}).get("val_accuracy", 0.0) >= target:
+                    self.model.stop_training = True
+
+        return _Stop()
+
+
+def peak_memory_mb() -> dict:
+    """Peak resident memory of this process, and of the GPU where one is used."""
+    peak = {
+        "host_peak_rss_mb": round(
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
+        )
+    }
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        info = tf.config.experimental.get_memory_info("GPU:0")
+        peak["gpu_peak_mb"] = round(info["peak"] / 2**20, 1)
+    return peak
+
+
+def run_one(name: str, seed: int, smoke: bool, max_epochs: int) -> dict:
+    """Train one model in this process and measure it."""
+    from dnnsteps import complexity, environment, models, train
+
+    what, target = MODELS[name]
+    if name == "keras_example":
+        from dnnsteps.seeding import seed_everything
+
+        seed_everything(seed)
+        model = keras_example_convnet()
+        recipe = models.Recipe(epochs=max_epochs, target_accuracy=target)
+    else:
+        model = name
+        base = models.recipe(name)
+        recipe = models.recipe(name, epochs=min(base.epochs, max_epochs))
+    if smoke:
+        recipe = models.Recipe(**{**recipe.__dict__, "epochs": 1})
+    started = time.time()
+    with tempfile.TemporaryDirectory() as run_dir:
+        result = train.fit(
+            model,
+            step=None if name == "keras_example" else name,
+            recipe=recipe,
+            seed=seed,
+            smoke=smoke,
+            run_dir=run_dir,
+            fresh=True,
+            callbacks=[StopAtTarget(target)],
+        )
+    wall = time.time() - started
+    s = result.summary
+    return {
+        "model": name,
+        "what": what,
+        "target_accuracy": target,
+        "params": s["params"],
+        "macs_per_image": complexity.macs_per_image(result.model),
+        "epochs_run": s["epochs"],
+        "first_epoch_at_target": s["first_epoch_at_target"],
+        "time_to_target_s": s["seconds_to_target"],
+        "best_val_accuracy": s["best_val_accuracy"],
+        "val_accuracy_curve": s["val_accuracy_curve"],
+        "seconds_per_epoch": s["seconds_per_epoch"],
+        "images_per_second": round(s["train_size"] / s["seconds_per_epoch"], 1),
+        "wall_seconds": round(wall, 1),
+        "device": environment.device_name(),
+        "versions": environment.versions(),
+        "seed": seed,
+        "mode": s["mode"],
+        **peak_memory_mb(),
+    }
+
+
+def table(records: list[dict]) -> str:
+    """The README's benchmark table."""
+    lines = [
+        "| model | params | MACs/image | target | time to target | epochs to target "
+        "| s/epoch | images/s | peak memory |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in records:
+        seconds = r["time_to_target_s"]
+        to_target = f"{seconds:.0f} s" if seconds is not None else "not reached"
+        memory = f"{r['host_peak_rss_mb']:,.0f} MB"
+        if "gpu_peak_mb" in r:
+            memory += f" (GPU {r['gpu_peak_mb']:,.0f} MB)"
+        lines.append(
+            f"| {r['what']} | {r['params']:,} | {r['macs_per_image']:,} "
+            f"| {r['target_accuracy']:.1%} "
+            f"| {to_target} "
+            f"| {r['first_epoch_at_target'] or '-'} of {r['epochs_run']} "
+            f"| {r['seconds_per_epoch']:.1f} | {r['images_per_second']:,.0f} | {memory} |"
+        )
+    devices = sorted({r["device"] for r in records})
+    versions = records[0]["versions"]
+    lines += [
+        "",
+        f"One run of `python benchmarks/bench.py`, seed {records[0]['seed']}, on "
+        f"{', '.join(devices)}; TensorFlow {versions.get('tensorflow', '-')}, "
+        f"Keras {versions['keras']}. Time to target counts training and the "
+        "per-epoch test-set evaluation, not start-up.",
+    ]
+    return "\n".join(lines)
+
+
+def update_readme(readme: Path, text: str) -> None:
+    content = readme.read_text()
+    if BENCH_START not in content or BENCH_END not in content:
+        raise SystemExit(f"{readme} has no {BENCH_START} ... {BENCH_END} markers.")
+    head, rest = content.split(BENCH_START, 1)
+    _, tail = rest.split(BENCH_END, 1)
+    readme.write_text(f"{head}{BENCH_START}\n{text}\n{BENCH_END}{tail}")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-epochs", type=int, default=MAX_EPOCHS)
+    p.add_argument(
+        "--smoke", action="store_true", help="one epoch on a subset: checks the script"
+    )
+    p.add_argument("--out", type=Path, default=ROOT / "results" / "bench.json")
+    p.add_argument("--readme", type=Path, default=ROOT / "README.md")
+    p.add_argument("--no-readme", action="store_true")
+    p.add_argument("--one", help=argparse.SUPPRESS)  # child process: train one model
+    args = p.parse_args(argv)
+    if args.max_epochs < 1:
+        p.error("--max-epochs must be at least 1")
+
+    if args.one:
+        record = run_one(args.one, args.seed, args.smoke, args.max_epochs)
+        print("BENCH " + json.dumps(record), flush=True)
+        return 0
+
+    records = []
+    for name in args.models:
+        print(f"== {name}", flush=True)
+        cmd = [
+            sys.executable,
+            __file__,
+            "--one",
+            name,
+            "--seed",
+            str(args.seed),
+            "--max-epochs",
+            str(args.max_epochs),
+        ] + (["--smoke"] if args.smoke else [])
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("BENCH ")]
+        print(
+            "\n".join(ln for ln in proc.stdout.splitlines() if not ln.startswith("BENCH "))
+        )
+        if proc.returncode or not lines:
+            raise SystemExit(f"benchmark of {name} failed (exit code {proc.returncode})")
+        records.append(json.loads(lines[-1][len("BENCH ") :]))
+    result = {
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "models": records,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(table(records))
+    print(f"wrote {args.out}")
+    if not args.no_readme:
+        update_readme(args.readme, table(records))
+        print(f"updated {args.readme}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""Going beyond the course: train an extra model over several seeds and check that
+its target *holds* (every one of the last epochs, every seed), not just peaks once.
+
+A single best epoch can be luck; a rule over the last epochs of three seeds is
+what makes a "smallest net at 99.4%" claim worth believing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from . import environment, models, train
+from .results import TargetMissed, check_targets
+
+SEEDS = (0, 1, 2)
+
+
+def train_seeds(name: str, seeds=SEEDS, epochs: int | None = None, verbose=True) -> list:
+    """One resumable run per seed (each its own run dir); returns their summaries."""
+    if not seeds:
+        raise models.ConfigError("seeds must name at least one seed, e.g. (0, 1, 2).")
+    summaries = []
+    for seed in seeds:
+        if verbose:
+            print(f"--- {name}, seed {seed}")
+        summaries.append(train.fit(name, seed=seed, epochs=epochs, verbose=verbose).summary)
+    return summaries
+
+
+def seeds_table(summaries: list[dict]) -> str:
+    """Per seed: the last epochs the rule looks at, their minimum, and the verdict."""
+    recipe = models.get_step(summaries[0]["model"]).recipe
+    last = recipe.hold_last or 1
+    lines = [
+        f"| seed | params | epochs | last {last} epochs' val accuracy | lowest | best (epoch) | holds {recipe.target_accuracy:.2%} |",
+        "| ---: | ---: | ---: | --- | ---: | --- | --- |",
+    ]
+    for s in summaries:
+        tail = s["val_accuracy_curve"][-last:]
+        verdict = "yes" if not check_targets(s) else "no"
+        if s["mode"] == "smoke":
+            verdict = f"smoke run: {'learned' if verdict == 'yes' else 'did not learn'}"
+        lines.append(
+            f"| {s['seed']} | {s['params']:,} | {s['epochs']} "
+            f"| {', '.join(f'{v:.2%}' for v in tail)} | {min(tail):.2%} "
+            f"| {s['best_val_accuracy']:.2%} ({s['best_epoch']}) | {verdict} |"
+        )
+    return "\n".join(lines)
+
+
+def record(summaries: list[dict], notebook: str) -> dict:
+    """What the seeds showed, saved beside the runs (the suite copies it to results/)."""
+    rec = {
+        "model": summaries[0]["model"],
+        "notebook": notebook,
+        "mode": summaries[0]["mode"],
+        "params": summaries[0]["params"],
+        "target_accuracy": summaries[0]["target_accuracy"],
+        "hold_last": models.get_step(summaries[0]["model"]).recipe.hold_last,
+        "seeds": {
+            str(s["seed"]): {
+                "val_accuracy_curve": s["val_accuracy_curve"],
+                "best_val_accuracy": s["best_val_accuracy"],
+                "best_epoch": s["best_epoch"],
+                "epochs": s["epochs"],
+                "seconds_per_epoch": s["seconds_per_epoch"],
+                "problems": check_targets(s),
+            }
+            for s in summaries
+        },
+        "device": environment.device_name(),
+        "versions": environment.versions(),
+    }
+    root = Path(os.environ.get(train.RUNS_ENV, "runs"))
+    smoke = "-smoke" if rec["mode"] == "smoke" else ""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / f"{rec['model']}{smoke}-seeds.json").write_text(json.dumps(rec, indent=2))
+    return rec
+
+
+def assert_holds(summaries: list[dict]) -> None:
+    """Raise unless every seed met the model's rule (smoke runs: unless each learned)."""
+    problems = [
+        f"seed {s['seed']}: {'; '.join(check_targets(s))}"
+        for s in summaries
+        if check_targets(s)
+    ]
+    if problems:
+        raise TargetMissed(f"{summaries[0]['model']}: " + " | ".join(problems))
+    smoke = summaries[0]["mode"] == "smoke"
+    mode = "smoke runs learned" if smoke else "holds for every seed"
+    print(f"{summaries[0]['model']}: {mode}.")

@@ -1,0 +1,49 @@
+"""The benchmark script runs end to end (one epoch on a subset) and writes its table."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_bench_smoke_writes_json_and_readme_section(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("a\n<!-- bench:start -->\nSTALE\n<!-- bench:end -->\nb\n")
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench.py"),
+            "--smoke",
+            "--models",
+            "keras_example",
+            "dnn8_lite",
+            "--out",
+            str(out),
+            "--readme",
+            str(readme),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    records = json.loads(out.read_text())["models"]
+    assert [r["model"] for r in records] == ["keras_example", "dnn8_lite"]
+    example = records[0]
+    assert example["params"] == 34_826 and example["mode"] == "smoke"
+    assert example["macs_per_image"] > 0 and example["host_peak_rss_mb"] > 0
+    assert example["images_per_second"] > 0 and example["device"]
+    text = readme.read_text()
+    assert "STALE" not in text and "| 34,826 |" in text and text.endswith("b\n")
+
+
+def test_bench_rejects_an_unknown_model():
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench.py"), "--models", "nope"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2 and "invalid choice: 'nope'" in proc.stderr
