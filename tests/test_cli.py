@@ -59,13 +59,13 @@ def test_train_then_check_and_report(tmp_path):
     run_dir = tmp_path / "run"
     trained = cli("train", "dnn8", "--run-dir", run_dir)
     assert trained.returncode == 0, trained.stderr
-    assert "Epoch  1/1" in trained.stdout and "14,066 params" in trained.stdout
+    assert "Epoch  2/2" in trained.stdout and "14,066 params" in trained.stdout
     checked = cli("check", "dnn8", "--run-dir", run_dir)
-    # One smoke epoch cannot reach 99.4%: the accuracy rule fails, the others pass.
+    # Two smoke epochs cannot reach 99.4%: the accuracy rule fails, the others pass.
     assert checked.returncode == 1, checked.stderr
     assert "| parameters | < 15,000 | 14,066 | yes |" in checked.stdout
     assert "| validation accuracy |" in checked.stdout and "| NO |" in checked.stdout
     out = tmp_path / "SUBMISSION.md"
     reported = cli("report", "dnn8", "--run-dir", run_dir, "--out", out)
     assert reported.returncode == 1 and out.exists()
-    assert "Epoch  1/1" in out.read_text() and "does NOT meet every rule" in out.read_text()
+    assert "Epoch  2/2" in out.read_text() and "does NOT meet every rule" in out.read_text()

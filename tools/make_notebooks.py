@@ -30,25 +30,61 @@ SEED = 0  # one seed fixes Python, NumPy and TensorFlow randomness
 EPOCHS = None  # None: the step's recipe; DNNSTEPS_SMOKE=1 runs 2 epochs on 2,000 images
 print(f"{{NOTEBOOK}}: {{dnnsteps.config.mode_name()}} mode, recipe {{models.get_step(STEP).recipe}}")"""
 
-LITE_TRIED = """| widths (c1, c2, t, c3, c4, c5) | params | what changed | val accuracy, last 3 epochs (seed 0) |
-| --- | ---: | --- | --- |
-| 8, 12, 8, 12, 14, 14 | 5,584 | rotations up to 7 degrees and shifts up to 8%, no dropout | 99.22%, 99.34%, 99.36% |
-| 4, 8, none, 12, 16, 16 | 5,604 | the same augmentation; no 1x1 transition, half the maps before the pool | 99.21%, 99.29%, 99.33% |
-| 8, 16, 8, 12, 16, 16 | 6,712 | the same augmentation, peak rate 0.005 | 99.18%, 99.26%, 99.29% |
-| 8, 12, 8, 12, 14, 14 | 5,584 | no augmentation, no dropout: now it overfits (train 99.8%) | 99.24%, 99.26%, 99.26% |
-| 8, 12, 8, 12, 14, 14 | 5,584 | no augmentation, dropout 5% after the pool | 99.16%, 99.22%, 99.25% |
-| 8, 16, 8, 16, 16, 16 | 7,592 | no augmentation, dropout 5% | 99.43%, 99.42%, 99.43% |
-| **8, 12, 8, 12, 16, 16** | **6,376** | **no augmentation, dropout 5%: `dnn8_lite`** | **99.43%, 99.50%, 99.50%** |
-| 10, 20, 10, 20, 24, 24 | 14,066 | DNN8 itself, for scale (11 epochs, dropout 10%) | 99.54%, 99.56%, 99.56% |
+# Every run behind the "what we tried" table: (widths, params, what changed, and the
+# lowest val accuracy of the last 3 epochs for seeds 0, 1, 2, or None when not run).
+# Full MNIST, 15 epochs, one-cycle peak 0.01 unless the row says otherwise.
+LITE_RUNS = [
+    ("8, 12, 8, 12, 14, 14", 5_584, "rotations up to 7 degrees and shifts up to 8%, no dropout", 99.22, None, None),
+    ("4, 8, none, 12, 16, 16", 5_604, "the same augmentation; no 1x1 transition, half the maps before the pool", 99.21, None, None),
+    ("8, 16, 8, 12, 16, 16", 6_712, "the same augmentation, peak rate 0.005", 99.18, None, None),
+    ("8, 12, 8, 12, 14, 14", 5_584, "no augmentation, no dropout: now it overfits (train 99.8%)", 99.24, None, None),
+    ("8, 12, 8, 12, 14, 14", 5_584, "no augmentation, dropout 5% after the pool", 99.16, None, None),
+    ("8, 16, 8, 16, 16, 16", 7_592, "no augmentation, dropout 5%", 99.42, None, None),
+    ("8, 12, 8, 12, 16, 16", 6_376, "no augmentation, dropout 5%", 99.43, 99.43, 99.28),
+    ("8, 12, 8, 12, 16, 16", 6_376, "the same; the cycle ends 3 epochs early (`tail=3`), so the last 3 epochs run at the floor rate", 99.43, 99.49, 99.38),
+    ("8, 12, 8, 12, 16, 20", 7_008, "as the row above, with 20 kernels in the last 3x3 layer", 99.37, 99.36, 99.40),
+    ("**8, 16, 8, 16, 16, 16**", 7_592, "**dropout 5%, `tail=3`: `dnn8_lite`**", 99.41, 99.49, 99.41),
+    ("10, 20, 10, 20, 24, 24", 14_066, "DNN8 itself, for scale (11 epochs, dropout 10%)", 99.54, None, None),
+]
+
+
+def _tried_table() -> str:
+    def cell(value):
+        return "-" if value is None else f"{value:.2f}%"
+
+    lines = [
+        "| widths (c1, c2, t, c3, c4, c5) | params | what changed | seed 0 | seed 1 | seed 2 |",
+        "| --- | ---: | --- | ---: | ---: | ---: |",
+    ]
+    for widths, params, change, *seeds in LITE_RUNS:
+        lines.append(f"| {widths} | {params:,} | {change} | {' | '.join(map(cell, seeds))} |")
+    return "\n".join(lines)
+
+
+LITE_TRIED = (
+    _tried_table()
+    + """
+
+Each seed column shows the **lowest** validation accuracy of the run's last 3
+epochs: the number the rule checks ("-": that seed was not run).
 
 What the table says: at this size **augmentation hurts** within 15 epochs (the net
 has too little capacity to learn the harder, augmented digits: its training accuracy
-ends near 99.4%, no higher than its test accuracy), the last two
-3x3 layers need 16 kernels (14 costs about 0.2 points), and a little dropout beats
-none once the net is big enough to overfit. The public results we know of at 99.4%
-use about 5.9k parameters (20 epochs) and 6.2k (by epoch 11, with augmentation);
-`dnn8_lite` is close to them, and its claim is stricter: it holds 99.4% over the last
-three epochs of three seeds."""
+ends near 99.4%, no higher than its test accuracy); the last two 3x3 layers need 16
+kernels (14 costs about 0.2 points); a little dropout beats none once the net is big
+enough to overfit; and **seeds matter**: the 6,376-parameter net held 99.4% for two
+seeds of three. Ending the cycle 3 epochs early makes the last 3 epochs measure one
+settled net instead of a net still annealing. In the runs above (one thread each),
+`dnn8_lite` held the rule for all three seeds with 7,592 parameters, but only just
+(lowest epoch 99.41%). In this notebook's own run below (two threads, so slightly
+different floating-point order) seed 2 dips to 99.38%: the rule is **not** met
+reliably yet, and the last cell says so.
+
+How it compares: the public results we know of at 99.4% use about 5.9k parameters
+(20 epochs) and 6.2k (by epoch 11, with augmentation), for one run each. `dnn8_lite`
+is larger; its claim is stricter (every one of the last 3 epochs, three seeds) and it
+is what this suite could verify. Beating 5.9k under this rule is open."""
+)
 
 LITE_SECTION = [
     (
@@ -63,13 +99,13 @@ bias.
 
 `dnn8_lite` keeps DNN8's skeleton (two 3x3 convs, max-pool + 1x1, three 3x3 convs,
 1x1 to 10 channels, global average pooling) with every layer trimmed to 8-16
-kernels, and keeps what helps a tiny net:
+kernels (7,592 parameters), and keeps what helps a tiny net:
 
 * **batch norm** after every convolution but the last, so a large rate is safe;
 * a **lighter dropout** (5%, after the pool): a tiny net has little to spare;
-* the **one-cycle schedule** over 15 epochs: it ends at a rate of 0.0001, so the
-  last epochs take tiny steps and stay put, which is what a rule over the last
-  three epochs needs.""",
+* the **one-cycle schedule**, ending 3 epochs early (`tail=3`): epochs 13-15 all run
+  at the floor rate of 0.0001, so the last 3 epochs measure one settled net, which
+  is what a rule over the last three epochs needs.""",
     ),
     (
         "code",

@@ -73,15 +73,16 @@ def one_cycle(
 
     The warm-up lets batch-normalised nets take a large rate safely; the long
     anneal is where the last few tenths of a percent come from. ``tail``: the
-    cycle ends that many epochs early and the rate stays at its floor, so the
-    last epochs measure a settled net rather than one still annealing.
+    cycle ends that many epochs early (keeping at least one epoch) and the rate
+    stays at its floor, so the last epochs measure a settled net rather than one
+    still annealing.
     """
     peak = _positive("peak", peak)
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ConfigError(f"epochs must be an integer >= 1, got {epochs!r}.")
-    if isinstance(tail, bool) or not isinstance(tail, int) or not 0 <= tail < epochs:
-        raise ConfigError(f"tail must be an integer in [0, epochs), got {tail!r}.")
-    epochs = epochs - tail
+    if isinstance(tail, bool) or not isinstance(tail, int) or tail < 0:
+        raise ConfigError(f"tail must be an integer >= 0, got {tail!r}.")
+    epochs = max(1, epochs - tail)  # a short (smoke) run keeps at least one cycle epoch
     if not 0.0 <= warmup < 1.0:
         raise ConfigError(f"warmup must be a fraction in [0, 1), got {warmup!r}.")
     start_div = _positive("start_div", start_div)
