@@ -167,15 +167,6 @@ def table(records: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def update_readme(readme: Path, text: str) -> None:
-    content = readme.read_text()
-    if BENCH_START not in content or BENCH_END not in content:
-        raise SystemExit(f"{readme} has no {BENCH_START} ... {BENCH_END} markers.")
-    head, rest = content.split(BENCH_START, 1)
-    _, tail = rest.split(BENCH_END, 1)
-    readme.write_text(f"{head}{BENCH_START}\n{text}\n{BENCH_END}{tail}")
-
-
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
@@ -227,7 +218,9 @@ def main(argv=None) -> int:
     print(table(records))
     print(f"wrote {args.out}")
     if not args.no_readme:
-        update_readme(args.readme, table(records))
+        from dnnsteps.results import replace_between
+
+        replace_between(args.readme, BENCH_START, BENCH_END, table(records))
         print(f"updated {args.readme}")
     return 0
 

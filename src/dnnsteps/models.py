@@ -143,6 +143,9 @@ def skeleton(
 
 # Warm up from 0.001 to 0.01 over the first quarter, then anneal along a cosine to
 # 0.0001: big steps while the net is far from a minimum, tiny ones at the end.
+# DNN5-DNN7 share one architecture: GAP output, the last 3x3 layers widened.
+_GAP_WIDTHS = (10, 20, 10, 20, 28, 32)
+
 _ONE_CYCLE = dict(learning_rate=0.01, schedule="one_cycle")
 
 STEPS: dict[str, Step] = {
@@ -191,7 +194,7 @@ STEPS: dict[str, Step] = {
             "becomes global average pooling (none), and the parameters it frees "
             "become kernels in the last 3x3 layers. Validation every epoch now "
             "shows the train/test gap.",
-            widths=(10, 20, 10, 20, 28, 32),
+            widths=_GAP_WIDTHS,
             gap_output=True,
             recipe=Recipe(epochs=10, target_accuracy=0.9905),
         ),
@@ -201,7 +204,7 @@ STEPS: dict[str, Step] = {
             "A one-cycle schedule instead of a constant rate: warm up from 0.001 to "
             "0.01, then anneal along a cosine to 0.0001. Big steps early, tiny steps "
             "late, so the last epochs settle instead of bouncing.",
-            widths=(10, 20, 10, 20, 28, 32),
+            widths=_GAP_WIDTHS,
             gap_output=True,
             recipe=Recipe(epochs=14, target_accuracy=0.9940, **_ONE_CYCLE),
         ),
@@ -210,7 +213,7 @@ STEPS: dict[str, Step] = {
             "Dropout",
             "Dropout (10%) after the 3x3 blocks that follow the max-pool, against "
             "the train/test gap the schedule leaves; the same parameters.",
-            widths=(10, 20, 10, 20, 28, 32),
+            widths=_GAP_WIDTHS,
             gap_output=True,
             recipe=Recipe(
                 epochs=14,

@@ -129,7 +129,8 @@ def results_table(metrics: dict) -> str:
     return "\n".join(lines)
 
 
-def _replace_between(readme, start: str, end: str, body: str) -> None:
+def replace_between(readme, start: str, end: str, body: str) -> None:
+    """Replace the text between two marker lines of a README (refused without them)."""
     readme = Path(readme)
     text = readme.read_text()
     if start not in text or end not in text:
@@ -141,7 +142,7 @@ def _replace_between(readme, start: str, end: str, body: str) -> None:
 
 def update_readme(readme, metrics: dict) -> None:
     """Replace the text between the results markers with the table from ``metrics``."""
-    _replace_between(readme, TABLE_START, TABLE_END, results_table(metrics))
+    replace_between(readme, TABLE_START, TABLE_END, results_table(metrics))
 
 
 def extra_table(record: dict) -> str:
@@ -169,4 +170,4 @@ def extra_table(record: dict) -> str:
 
 
 def update_readme_extra(readme, record: dict) -> None:
-    _replace_between(readme, EXTRA_START, EXTRA_END, extra_table(record))
+    replace_between(readme, EXTRA_START, EXTRA_END, extra_table(record))
