@@ -47,3 +47,25 @@ def test_bench_rejects_an_unknown_model():
         text=True,
     )
     assert proc.returncode == 2 and "invalid choice: 'nope'" in proc.stderr
+
+
+def _profile_ops():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "profile_ops", ROOT / "benchmarks" / "profile_ops.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_profile_groups_ops_by_layer_type():
+    layer_kind = _profile_ops().layer_kind
+    types = {"c2_bn": "BatchNormalization", "conv2d": "Conv2D", "conv2d_1": "Conv2D"}
+    grad = "StatefulPartitionedCall/gradient_tape/dnn8_1/c2_bn_1/moments/Sum"
+    assert layer_kind(grad, types) == ("backward", "BatchNormalization")
+    forward = "StatefulPartitionedCall/keras_example_1/conv2d_1/convolution"
+    assert layer_kind(forward, types) == ("forward", "Conv2D")
+    assert layer_kind("StatefulPartitionedCall/Adam/AssignAddVariableOp", types) is None
+    assert layer_kind("ExecutorState::Process", types) is None
