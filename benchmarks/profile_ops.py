@@ -1,8 +1,9 @@
-"""Where a model's training time goes: a TensorFlow profile, summed by layer kind.
+"""Where a model's training time goes: a TensorFlow profile, summed by layer type.
 
 The benchmark says how fast each model trains; this says why. It profiles a few
 training steps of one model and prints the compute time of its ops grouped by
-layer kind (conv, bn, relu, drop, pool, ...) and by pass (forward / backward).
+layer type (Conv2D, BatchNormalization, Dropout, ...) and by pass (forward /
+backward).
 
     python benchmarks/profile_ops.py dnn8
     python benchmarks/profile_ops.py keras_example --steps 40
