@@ -45,7 +45,7 @@ def test_bad_input_is_one_clear_line_and_non_zero_exit(args, message):
 def test_summary_prints_layers_rf_and_params():
     done = cli("summary", "dnn8")
     assert done.returncode == 0, done.stderr
-    assert "parameters: 14,066" in done.stdout
+    assert "parameters: 11,736" in done.stdout
     assert "RF 28x28" in done.stdout and "dnn8: follows every rule of thumb." in done.stdout
 
 
@@ -59,11 +59,11 @@ def test_train_then_check_and_report(tmp_path):
     run_dir = tmp_path / "run"
     trained = cli("train", "dnn8", "--run-dir", run_dir)
     assert trained.returncode == 0, trained.stderr
-    assert "Epoch  2/2" in trained.stdout and "14,066 params" in trained.stdout
+    assert "Epoch  2/2" in trained.stdout and "11,736 params" in trained.stdout
     checked = cli("check", "dnn8", "--run-dir", run_dir)
     # Two smoke epochs cannot reach 99.4%: the accuracy rule fails, the others pass.
     assert checked.returncode == 1, checked.stderr
-    assert "| parameters | < 15,000 | 14,066 | yes |" in checked.stdout
+    assert "| parameters | < 15,000 | 11,736 | yes |" in checked.stdout
     assert "| validation accuracy |" in checked.stdout and "| NO |" in checked.stdout
     out = tmp_path / "SUBMISSION.md"
     reported = cli("report", "dnn8", "--run-dir", run_dir, "--out", out)

@@ -30,7 +30,7 @@ def test_smoke_run_beats_chance(tmp_path, monkeypatch):
         and s["test_size"] == config.SMOKE_TEST_SIZE
     )
     assert s["best_val_accuracy"] > 0.2  # chance is 0.1
-    assert s["params"] == 14_066
+    assert s["params"] == 11_736
     assert (tmp_path / "run" / "best.keras").exists()
 
 

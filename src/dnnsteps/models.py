@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import keras
 
 from . import schedules
-from .blocks import conv_block, output_block, transition_block
+from .blocks import conv_block, output_block, pooled_conv_block, transition_block
 from .errors import ConfigError
 from .regularization import validate_kind, validate_rate
 
@@ -80,6 +80,7 @@ class Step:
     batch_norm: bool = True
     gap_output: bool = False
     use_bias: bool = False
+    lean_stem: bool = False  # c1 without BN, c2 pooled before its BN: see skeleton()
     builder: Callable | None = None
 
     def build(self, recipe: Recipe | None = None) -> keras.Model:
@@ -95,6 +96,7 @@ class Step:
             gap_output=self.gap_output,
             use_bias=self.use_bias,
             augment=recipe.augment,
+            lean_stem=self.lean_stem,
         )
 
 
@@ -116,9 +118,16 @@ def skeleton(
     gap_output: bool = False,
     use_bias: bool = False,
     augment: bool = False,
+    lean_stem: bool = False,
 ) -> keras.Model:
     """28 -> [3x3 c1] 26 -> [3x3 c2] 24 -> [pool, 1x1 t] 12 -> [3x3 c3] 10
-    -> [3x3 c4] 8 -> [3x3 c5] 6 -> output block -> 10 class probabilities."""
+    -> [3x3 c4] 8 -> [3x3 c5] 6 -> output block -> 10 class probabilities.
+
+    ``lean_stem`` keeps batch norm off the 26x26 and 24x24 maps, where its
+    element-wise work costs more time than the convolutions: c1 is conv -> ReLU,
+    and c2 max-pools straight after its conv, before BN and ReLU. Same layers,
+    same receptive fields, about half the time per epoch on a CPU.
+    """
     if len(widths) != 6 or any(int(w) < 1 for w in widths):
         raise ConfigError(f"widths must be six positive channel counts, got {widths!r}.")
     c1, c2, t, c3, c4, c5 = widths
@@ -129,10 +138,20 @@ def skeleton(
         layers += augmentation_layers()
     # Dropout only after the max-pool: the few edge detectors before it have no
     # kernels to spare, and dropout on the 26x26/24x24 maps is what costs time.
+    if lean_stem:
+        stem = [
+            *conv_block(c1, name="c1", use_bias=use_bias),
+            *pooled_conv_block(c2, name="c2", **kw),
+            *conv_block(t, 1, name="t1", **kw),
+        ]
+    else:
+        stem = [
+            *conv_block(c1, name="c1", **kw),
+            *conv_block(c2, name="c2", **kw),
+            *transition_block(t, name="t1", **kw),
+        ]
     layers += [
-        *conv_block(c1, name="c1", **kw),
-        *conv_block(c2, name="c2", **kw),
-        *transition_block(t, name="t1", **kw),
+        *stem,
         *conv_block(c3, name="c3", **kw, **drop),
         *conv_block(c4, name="c4", **kw, **drop),
         *conv_block(c5, name="c5", **kw),
@@ -226,16 +245,22 @@ STEPS: dict[str, Step] = {
         Step(
             "dnn8",
             "The assignment: under 15k parameters",
-            "Trim the last two 3x3 layers from 28 and 32 kernels to 24: 14,066 "
-            "parameters, under the assignment's 15k, no bias, no fully connected "
-            "layer. The one-cycle schedule is fitted to 11 epochs, the course's mark.",
-            widths=(10, 20, 10, 20, 24, 24),
+            "Spend the 15k budget where it is cheap to run. The stem before the "
+            "max-pool thins from 10 and 20 kernels to 8 and 16 and keeps batch norm "
+            "off the 26x26 and 24x24 maps (c1 without it, c2 max-pooled before it), "
+            "and the last two 3x3 layers shrink from 28 and 32 kernels to 24: 11,736 "
+            "parameters, no bias, no fully connected layer, about half the time per "
+            "epoch. The one-cycle schedule ends by epoch 7 and the last 4 epochs run "
+            "at its floor rate.",
+            widths=(8, 16, 8, 16, 24, 24),
             gap_output=True,
+            lean_stem=True,
             recipe=Recipe(
                 epochs=11,
                 target_accuracy=0.9946,
                 target_epoch=11,
                 dropout=0.1,
+                schedule_args={"tail": 4},
                 **_ONE_CYCLE,
             ),
         ),
@@ -251,12 +276,13 @@ EXTRAS: dict[str, Step] = {
         Step(
             "dnn8_lite",
             "The smallest net that holds 99.4%",
-            "DNN8's skeleton with every layer trimmed to 8-16 kernels (7.6k "
-            "parameters), a lighter dropout (5%), batches of 64 (twice the steps per "
-            "epoch), and a one-cycle schedule that ends 3 epochs early, so the last 3 "
-            "epochs run at the floor rate and measure a settled net.",
+            "DNN8 with its last two 3x3 layers trimmed from 24 to 16 kernels (7,560 "
+            "parameters, lean stem included), a lighter dropout (5%), batches of 64 "
+            "(twice the steps per epoch), and a one-cycle schedule that ends 3 epochs "
+            "early, so the last 3 epochs run at the floor rate and measure a settled net.",
             widths=(8, 16, 8, 16, 16, 16),
             gap_output=True,
+            lean_stem=True,
             recipe=Recipe(
                 epochs=15,
                 target_accuracy=0.9940,
