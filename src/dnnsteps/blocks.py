@@ -55,13 +55,8 @@ def pooled_conv_block(
     BN and ReLU touch a quarter of the values. On a CPU that element-wise work on
     the large early maps costs more time than the convolutions themselves.
     """
-    layers = [
-        keras.layers.Conv2D(filters, 3, use_bias=use_bias, name=f"{name}_conv"),
-        keras.layers.MaxPooling2D(2, name=f"{name}_pool"),
-    ]
-    if batch_norm:
-        layers.append(keras.layers.BatchNormalization(name=f"{name}_bn"))
-    layers.append(keras.layers.ReLU(name=f"{name}_relu"))
+    layers = conv_block(filters, name=name, batch_norm=batch_norm, use_bias=use_bias)
+    layers.insert(1, keras.layers.MaxPooling2D(2, name=f"{name}_pool"))
     return layers
 
 

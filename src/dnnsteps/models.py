@@ -125,8 +125,8 @@ def skeleton(
 
     ``lean_stem`` keeps batch norm off the 26x26 and 24x24 maps, where its
     element-wise work costs more time than the convolutions: c1 is conv -> ReLU,
-    and c2 max-pools straight after its conv, before BN and ReLU. Same layers,
-    same receptive fields, about 40% less time per epoch on a CPU (17 s against 27-29 s).
+    and c2 max-pools straight after its conv, before BN and ReLU. The receptive
+    fields stay the same, about 40% less time per epoch on a CPU (17 s against 27-29 s).
     """
     if len(widths) != 6 or any(int(w) < 1 for w in widths):
         raise ConfigError(f"widths must be six positive channel counts, got {widths!r}.")
