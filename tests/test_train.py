@@ -61,6 +61,27 @@ def metrics_from(result):
     return [result.history.history[k] for k in METRICS]
 
 
+def test_steps_per_execution_changes_no_result(tmp_path, small_data, monkeypatch):
+    # 600 images in batches of 64 is 10 steps: one call of 32 steps runs them all,
+    # the ragged end included, exactly as 10 calls of one step do.
+    runs = {}
+    for n in (1, config.STEPS_PER_EXECUTION):
+        monkeypatch.setattr(config, "STEPS_PER_EXECUTION", n)
+        runs[n] = train.fit(
+            "dnn7",
+            seed=5,
+            epochs=2,
+            batch_size=64,
+            data=small_data,
+            run_dir=tmp_path / str(n),
+            verbose=False,
+        )
+    one, many = runs.values()
+    assert metrics_from(one) == metrics_from(many)
+    for a, b in zip(one.model.get_weights(), many.model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
 CHILD = textwrap.dedent(
     """
     import os, signal, sys

@@ -246,6 +246,7 @@ def fit(
                 label_smoothing=recipe.label_smoothing
             ),
             metrics=["accuracy"],
+            steps_per_execution=config.STEPS_PER_EXECUTION,
         )
 
     finished = run.read_summary()
