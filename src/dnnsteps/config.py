@@ -13,7 +13,8 @@ SMOKE_EPOCHS = 2
 
 # Training steps per call into TensorFlow. Each call costs a few milliseconds of
 # Python and dispatch, which on a 2-core CPU is a tenth of a small net's step;
-# running 32 steps per call removes most of it and changes no result.
+# running 32 steps per call removes most of it and changes no result. Used on a
+# single device only: Keras 3.15's multi-step loop fails under MirroredStrategy.
 STEPS_PER_EXECUTION = 32
 
 _TRUE = {"1", "true", "yes", "on"}

@@ -179,6 +179,11 @@ def history_from_rows(rows: list[dict]) -> keras.callbacks.History:
     return history
 
 
+def _steps_per_execution(strategy) -> int:
+    """Many steps per call on one device; one per call across replicas (see config)."""
+    return config.STEPS_PER_EXECUTION if strategy.num_replicas_in_sync == 1 else 1
+
+
 def fit(
     model="dnn8",
     *,
@@ -246,7 +251,7 @@ def fit(
                 label_smoothing=recipe.label_smoothing
             ),
             metrics=["accuracy"],
-            steps_per_execution=config.STEPS_PER_EXECUTION,
+            steps_per_execution=_steps_per_execution(strategy),
         )
 
     finished = run.read_summary()
