@@ -48,7 +48,7 @@ def _dnn8_lowest() -> float | None:
     """DNN8's lowest val accuracy of its last 3 epochs, from the suite's results/metrics.json."""
     record = results.load_metrics(ROOT / "results" / "metrics.json")
     curve = (record or {}).get("DNN8_assignment", {}).get("val_accuracy_curve")
-    return round(100 * min(curve[-3:]), 2) if curve else None
+    return round(100 * results.lowest_of_last(curve, 3), 2) if curve else None
 
 
 # Every run behind the "what we tried" table: (widths, params, what changed, and the

@@ -145,11 +145,16 @@ def update_readme(readme, metrics: dict) -> None:
     replace_between(readme, TABLE_START, TABLE_END, results_table(metrics))
 
 
+def lowest_of_last(curve: list[float], epochs: int) -> float:
+    """The lowest value of a curve's last ``epochs`` epochs: what a hold rule checks."""
+    return min(curve[-epochs:])
+
+
 def lowest_held(record: dict) -> dict[str, float]:
-    """Per seed, the lowest val accuracy of the last ``hold_last`` epochs: what the rule checks."""
+    """Per seed, the lowest val accuracy of the last ``hold_last`` epochs."""
     last = record["hold_last"] or 1
     return {
-        seed: min(s["val_accuracy_curve"][-last:])
+        seed: lowest_of_last(s["val_accuracy_curve"], last)
         for seed, s in sorted(record["seeds"].items())
     }
 
