@@ -8,7 +8,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from dnnsteps import checkpoints, config, train
+from dnnsteps import checkpoints, config, models, train
 from dnnsteps.errors import CheckpointError, ConfigError, DataError, RunDirError
 
 METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "lr")
@@ -30,7 +30,7 @@ def test_smoke_run_beats_chance(tmp_path, monkeypatch):
         and s["test_size"] == config.SMOKE_TEST_SIZE
     )
     assert s["best_val_accuracy"] > 0.2  # chance is 0.1
-    assert s["params"] == 11_736
+    assert s["params"] == models.build("dnn8").count_params()
     assert (tmp_path / "run" / "best.keras").exists()
 
 
