@@ -1,7 +1,8 @@
 """The course's rules of thumb, checked against a model.
 
 Each finding names a layer and says in one line why it goes against the
-course's advice. A clean model gives no findings.
+course's advice. A clean model gives no findings. Every layer is seen,
+however deeply it sits in nested models or custom layers (``layers.leaves``).
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from dataclasses import dataclass
 
 import keras
 
+from . import layers as walk
+from .errors import ConfigError
 from .receptive_field import receptive_fields
 
-_CONV = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)
+_CONV = walk.CONVOLUTIONS
 _AFTER_LAST_CONV = (
     keras.layers.BatchNormalization,
     keras.layers.Dropout,
@@ -41,9 +44,7 @@ def _is_relu(layer) -> bool:
 
 def review(model, forbid_bias: bool = True) -> list[Finding]:
     """Findings for ``model`` (a list; empty when it follows every rule)."""
-    layers = [
-        layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)
-    ]
+    layers = walk.leaves(model)
     findings: list[Finding] = []
     convs = [i for i, layer in enumerate(layers) if isinstance(layer, _CONV)]
     last_conv = convs[-1] if convs else None
@@ -52,19 +53,40 @@ def review(model, forbid_bias: bool = True) -> list[Finding]:
     ]
 
     for i, layer in enumerate(layers):
-        if isinstance(layer, keras.layers.Dense):
+        if walk.is_fully_connected(layer):
             findings.append(
                 Finding(
-                    layer.name,
+                    walk.path(model, layer),
                     "no_fc",
-                    "fully connected (Dense) layer; use a conv output block or GAP instead.",
+                    f"fully connected ({type(layer).__name__}) layer; use a conv output "
+                    "block or GAP instead.",
                 )
             )
-        if isinstance(layer, _CONV):
+        if forbid_bias and walk.has_bias(layer):
+            findings.append(
+                Finding(
+                    walk.path(model, layer),
+                    "bias",
+                    f"{type(layer).__name__} has a bias; the assignment forbids biases "
+                    "(batch norm's beta plays that role).",
+                )
+            )
+        if walk.covers_whole_map(layer):
+            size = "x".join(str(s) for s in walk.spatial_input(layer))
+            findings.append(
+                Finding(
+                    walk.path(model, layer),
+                    "fc_in_disguise",
+                    f"its kernel covers the whole {size} input map: a fully connected "
+                    "layer in disguise. It loses the spatial information and costs as "
+                    "many parameters as a Dense layer; global average pooling does not.",
+                )
+            )
+        if isinstance(layer, _CONV) and "Transpose" not in type(layer).__name__:
             if max(layer.strides) > 1:
                 findings.append(
                     Finding(
-                        layer.name,
+                        walk.path(model, layer),
                         "strided_conv",
                         f"strided convolution (stride {layer.strides}); the course shrinks maps with max-pooling.",
                     )
@@ -73,17 +95,9 @@ def review(model, forbid_bias: bool = True) -> list[Finding]:
             if k > 3 and i != last_conv:
                 findings.append(
                     Finding(
-                        layer.name,
+                        walk.path(model, layer),
                         "big_kernel",
                         f"{k}x{k} kernel; two 3x3 convs see as much with fewer parameters.",
-                    )
-                )
-            if forbid_bias and getattr(layer, "use_bias", False):
-                findings.append(
-                    Finding(
-                        layer.name,
-                        "conv_bias",
-                        "convolution has a bias; the assignment forbids biases (batch norm's beta plays that role).",
                     )
                 )
         if (
@@ -93,7 +107,7 @@ def review(model, forbid_bias: bool = True) -> list[Finding]:
         ):
             findings.append(
                 Finding(
-                    layer.name,
+                    walk.path(model, layer),
                     "after_last_conv",
                     f"{type(layer).__name__} after the last convolution; the output layer should feed softmax directly.",
                 )
@@ -106,7 +120,7 @@ def review(model, forbid_bias: bool = True) -> list[Finding]:
         if not convs_before:
             findings.append(
                 Finding(
-                    layer.name,
+                    walk.path(model, layer),
                     "pool_at_input",
                     "max-pooling directly after the input throws away pixels before any feature exists.",
                 )
@@ -114,7 +128,7 @@ def review(model, forbid_bias: bool = True) -> list[Finding]:
         if len(convs_after) < 2:
             findings.append(
                 Finding(
-                    layer.name,
+                    walk.path(model, layer),
                     "pool_near_output",
                     "max-pooling within two convolutions of the output; keep the last layers' detail.",
                 )
@@ -123,13 +137,16 @@ def review(model, forbid_bias: bool = True) -> list[Finding]:
         if previous and not any(previous[-1] < c < i for c in convs):
             findings.append(
                 Finding(
-                    layer.name,
+                    walk.path(model, layer),
                     "pool_twice",
                     "two max-pools in a row with no convolution between them.",
                 )
             )
 
-    rows = receptive_fields(model)
+    try:
+        rows = receptive_fields(model)
+    except ConfigError:
+        return findings  # a layer the receptive-field formula cannot follow
     size = model.input_shape[1]
     if size and rows[-1].rf < size:
         findings.append(
