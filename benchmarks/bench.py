@@ -1,4 +1,4 @@
-"""Speed benchmark: the Keras example convnet vs dnn8 vs dnn8_lite, on one machine.
+"""Speed benchmark: the Keras example convnet vs dnn8, on one machine.
 
 Each model trains in its own process (so peak memory is its own) with the
 suite's training loop, until its target or 20 epochs, and the script records
@@ -29,8 +29,7 @@ BENCH_END = "<!-- bench:end -->"
 # name -> (what it is, target accuracy)
 MODELS = {
     "keras_example": ("Keras example 'Simple MNIST convnet' (Dense head, biases)", 0.992),
-    "dnn8": ("dnn8: the course's assignment step", 0.994),
-    "dnn8_lite": ("dnn8_lite: the record-small model", 0.994),
+    "dnn8": ("dnn8: the assignment step (no Dense layer, no biases)", 0.994),
 }
 
 
@@ -84,11 +83,11 @@ def peak_memory_mb() -> dict:
 
 def run_one(name: str, seed: int, smoke: bool, max_epochs: int) -> dict:
     """Train one model in this process and measure it."""
-    from dnnsteps import complexity, environment, models, train
+    from dnnsteps import complexity, config, models, train
 
     what, target = MODELS[name]
     if name == "keras_example":
-        from dnnsteps.seeding import seed_everything
+        from dnnsteps.config import seed_everything
 
         seed_everything(seed)
         model = keras_example_convnet()
@@ -127,8 +126,8 @@ def run_one(name: str, seed: int, smoke: bool, max_epochs: int) -> dict:
         "seconds_per_epoch": s["seconds_per_epoch"],
         "images_per_second": round(s["train_size"] / s["seconds_per_epoch"], 1),
         "wall_seconds": round(wall, 1),
-        "device": environment.device_name(),
-        "versions": environment.versions(),
+        "device": config.device_name(),
+        "versions": config.versions(),
         "seed": seed,
         "mode": s["mode"],
         **peak_memory_mb(),

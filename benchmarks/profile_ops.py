@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 def build(name: str, seed: int):
     from dnnsteps import models
-    from dnnsteps.seeding import seed_everything
+    from dnnsteps.config import seed_everything
 
     if name == "keras_example":
         from bench import keras_example_convnet

@@ -19,7 +19,7 @@ def test_bench_smoke_writes_json_and_readme_section(tmp_path):
             "--smoke",
             "--models",
             "keras_example",
-            "dnn8_lite",
+            "dnn8",
             "--out",
             str(out),
             "--readme",
@@ -31,7 +31,7 @@ def test_bench_smoke_writes_json_and_readme_section(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     records = json.loads(out.read_text())["models"]
-    assert [r["model"] for r in records] == ["keras_example", "dnn8_lite"]
+    assert [r["model"] for r in records] == ["keras_example", "dnn8"]
     example = records[0]
     assert example["params"] == 34_826 and example["mode"] == "smoke"
     assert example["macs_per_image"] > 0 and example["host_peak_rss_mb"] > 0

@@ -3,7 +3,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from dnnsteps import data
+from dnnsteps import config, data
 from dnnsteps.errors import DataError
 
 
@@ -161,6 +161,8 @@ def test_test_set_follows_the_mode(monkeypatch):
     assert x_small.shape == (1000, 28, 28, 1) and len(y_small) == 1000
     monkeypatch.setenv("DNNSTEPS_SMOKE", "1")
     monkeypatch.delenv("DNNSTEPS_FULL", raising=False)
+    # A visible GPU turns smoke mode off; this test is about the switch, not the machine.
+    monkeypatch.setattr(config, "gpu_visible", lambda: False)
     x_env, _ = data.test_set()
     assert (x_env == x_small).all()
     x_full, y_full = data.test_set(smoke=False)

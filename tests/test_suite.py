@@ -1,40 +1,183 @@
-"""The suite's bookkeeping: which runs belong to a notebook, and what reaches results/."""
+"""The suite: which notebooks run, what --force clears, what a failure leaves behind.
+
+``run_suite`` and ``run_notebook`` run for real on tiny notebooks; only the kernel
+is replaced by a stand-in that executes each code cell in this process.
+"""
 
 import json
 
-from dnnsteps import suite
+import nbclient
+import nbformat
+import pytest
+from nbclient.exceptions import CellExecutionError
+
+from dnnsteps import notebooks, suite
+from dnnsteps.errors import DnnstepsError
 from dnnsteps.rundir import RunDir
 
-
-def test_a_notebooks_runs_include_its_extras_but_not_smoke_runs(tmp_path):
-    for name in (
-        "dnn8-seed0",
-        "dnn8_lite-seed0",
-        "dnn8_lite-seed2",
-        "dnn8_lite-smoke-seed0",
-        "dnn7-seed0",
-    ):
-        (tmp_path / name).mkdir()
-    names = [r.path.name for r in suite._notebook_runs(tmp_path, "dnn8")]
-    assert names == ["dnn8-seed0", "dnn8_lite-seed0", "dnn8_lite-seed2"]
+# What a notebook's training leaves: a result in the step's run folder.
+TRAIN_CELL = """
+import json, os, pathlib
+run = pathlib.Path(os.environ["DNNSTEPS_RUNS"]) / "{step}-seed0-0000abcd"
+run.mkdir(parents=True, exist_ok=True)
+(run / "result.json").write_text(json.dumps({{"model": "{step}", "ran": True}}))
+print("trained {step}")
+"""
 
 
-def test_force_clears_the_extras_too(tmp_path):
-    run = RunDir(tmp_path / "dnn8_lite-seed1")
-    run.path.mkdir()
+class InProcessClient:
+    """Stands in for nbclient's NotebookClient: runs code cells with exec()."""
+
+    executed: list[str] = []
+
+    def __init__(self, nb, **kwargs):
+        self.nb = nb
+
+    def execute(self):
+        for cell in self.nb.cells:
+            if cell.cell_type != "code":
+                continue
+            try:
+                exec(cell.source, {"print": lambda *a: None})
+            except Exception as exc:
+                cell.outputs = [
+                    nbformat.v4.new_output(
+                        "error", ename=type(exc).__name__, evalue=str(exc), traceback=[]
+                    )
+                ]
+                raise CellExecutionError("", type(exc).__name__, str(exc)) from exc
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="ran\n")]
+        InProcessClient.executed.append(notebooks.step_of(self.nb))
+        return self.nb
+
+
+@pytest.fixture
+def rebuilt(monkeypatch):
+    """The metrics each call of the suite's rebuild (README table, plots) was given."""
+    calls = []
+    monkeypatch.setattr(suite, "rebuild", lambda root, metrics: calls.append(metrics))
+    return calls
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch, rebuilt):
+    """A repository with two tiny notebooks, the in-process kernel, and the
+    environment the suite sets restored afterwards."""
+    for name in ("DNNSTEPS_FULL", "DNNSTEPS_SMOKE", "DNNSTEPS_RUNS", "DNNSTEPS_STRICT"):
+        monkeypatch.setenv(name, "")  # recorded, so the suite's changes are undone
+    monkeypatch.setenv("DNNSTEPS_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setattr(nbclient, "NotebookClient", InProcessClient)
+    monkeypatch.setattr(suite, "NotebookClient", InProcessClient, raising=False)
+    monkeypatch.setattr(InProcessClient, "executed", [])
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "results").mkdir()
+    for stem, step in (("DNN1_first", "dnn1"), ("DNN2_second", "dnn2")):
+        add_notebook(tmp_path, stem, step, TRAIN_CELL.format(step=step))
+    return tmp_path
+
+
+def add_notebook(root, stem, step, source, outputs=False):
+    cell = nbformat.v4.new_code_cell(source)
+    if outputs:
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="old\n")]
+    nb = nbformat.v4.new_notebook(cells=[cell], metadata={"dnnsteps": {"step": step}})
+    path = root / "notebooks" / f"{stem}.ipynb"
+    notebooks.write(nb, path)
+    return path
+
+
+def metrics(root):
+    return json.loads((root / "results" / "metrics.json").read_text())
+
+
+def a_run(runs_root, name):
+    """A run folder holding a run's own file and one the user put there."""
+    run = RunDir(runs_root / name)
+    run.path.mkdir(parents=True)
     run.run_file.write_text("{}")
     (run.path / "mine.txt").write_text("kept")
-    for each in suite._notebook_runs(tmp_path, "dnn8"):
-        each.clear()
-    assert not run.run_file.exists() and (run.path / "mine.txt").exists()
+    return run
 
 
-def test_only_full_mode_extra_records_reach_results(tmp_path):
+def test_every_notebook_runs_and_its_record_reaches_metrics(project, rebuilt):
+    found = suite.run_suite(project)
+    assert InProcessClient.executed == ["dnn1", "dnn2"]
+    assert set(metrics(project)) == {"DNN1_first", "DNN2_second"} == set(found)
+    assert metrics(project)["DNN2_second"]["model"] == "dnn2"
+    assert rebuilt == [found]
+    nb = notebooks.read(project / "notebooks" / "DNN1_first.ipynb")
+    assert notebooks.has_outputs(nb)  # what ran is saved into the notebook
+
+
+def test_a_notebook_already_run_is_skipped(project, capsys):
+    (project / "results" / "metrics.json").write_text(json.dumps({"DNN1_first": {"x": 1}}))
+    add_notebook(project, "DNN1_first", "dnn1", "raise RuntimeError('ran')", outputs=True)
+    suite.run_suite(project)
+    assert InProcessClient.executed == ["dnn2"]
+    assert metrics(project)["DNN1_first"] == {"x": 1}
+    assert "DNN1_first: already run (use --force" in capsys.readouterr().out
+
+
+def test_force_runs_an_already_run_notebook_again(project):
+    (project / "results" / "metrics.json").write_text(json.dumps({"DNN1_first": {"x": 1}}))
+    add_notebook(
+        project, "DNN1_first", "dnn1", TRAIN_CELL.format(step="dnn1"), outputs=True
+    )
+    suite.run_suite(project, force=True)
+    assert InProcessClient.executed == ["dnn1", "dnn2"]
+    assert metrics(project)["DNN1_first"]["ran"] is True
+
+
+def test_only_runs_the_named_notebooks(project):
+    suite.run_suite(project, only=["dnn2"])
+    assert InProcessClient.executed == ["dnn2"]
+    assert set(metrics(project)) == {"DNN2_second"}
+
+
+def test_only_with_no_match_names_the_choices_and_runs_nothing(project):
+    with pytest.raises((SystemExit, DnnstepsError), match="no notebook matches"):
+        suite.run_suite(project, only=["dnn9"])
+    assert InProcessClient.executed == []
+    assert not (project / "results" / "metrics.json").exists()
+
+
+def test_a_failing_notebook_fails_the_suite_but_not_the_others(project):
+    path = add_notebook(project, "DNN1_first", "dnn1", "raise RuntimeError('broken cell')")
+    with pytest.raises(suite.SuiteFailed, match="DNN1_first"):
+        suite.run_suite(project)
+    assert InProcessClient.executed == ["dnn2"]
+    assert set(metrics(project)) == {"DNN2_second"}
+    # The failed notebook keeps its error output for inspection.
+    (cell,) = notebooks.read(path).cells
+    assert cell.outputs[0]["evalue"] == "broken cell"
+
+
+def test_force_clears_every_seed_of_the_step_but_not_user_files(project):
+    runs = project / "runs"
+    own, seed2 = a_run(runs, "dnn1-seed0-1a2b3c4d"), a_run(runs, "dnn1-seed2-5e6f7a8b")
+    other, smoke = a_run(runs, "dnn2-seed0-1a2b3c4d"), a_run(runs, "dnn1-seed0-smoke-00ff")
+    suite.run_notebook(project / "notebooks" / "DNN1_first.ipynb", runs, "DNN1", force=True)
+    assert not own.run_file.exists() and not seed2.run_file.exists()
+    assert (own.path / "mine.txt").exists() and (seed2.path / "mine.txt").exists()
+    assert other.run_file.exists() and smoke.run_file.exists()
+
+
+def test_without_force_a_killed_run_is_kept_to_resume_from(project):
+    runs = project / "runs"
+    own = a_run(runs, "dnn1-seed0-1a2b3c4d")
+    record = suite.run_notebook(
+        project / "notebooks" / "DNN1_first.ipynb", runs, "DNN1", force=False
+    )
+    assert own.run_file.exists()
+    assert record["model"] == "dnn1" and record["notebook_seconds"] >= 0
+
+
+def test_only_full_mode_seed_records_reach_results(tmp_path):
     runs, results_dir = tmp_path / "runs", tmp_path / "results"
     runs.mkdir()
     results_dir.mkdir()
-    (runs / "dnn8_lite-seeds.json").write_text(json.dumps({"mode": "full"}))
-    (runs / "dnn8_lite-smoke-seeds.json").write_text(json.dumps({"mode": "smoke"}))
-    suite._collect_extras(runs, results_dir)
-    assert [p.name for p in results_dir.iterdir()] == ["dnn8_lite.json"]
-    assert json.loads((results_dir / "dnn8_lite.json").read_text())["mode"] == "full"
+    (runs / "dnn8-seeds.json").write_text(json.dumps({"mode": "full"}))
+    (runs / "dnn8-smoke-seeds.json").write_text(json.dumps({"mode": "smoke"}))
+    suite._collect_seeds(runs, results_dir)
+    assert [p.name for p in results_dir.iterdir()] == ["dnn8_seeds.json"]
+    assert json.loads((results_dir / "dnn8_seeds.json").read_text())["mode"] == "full"

@@ -1,14 +1,47 @@
 """The course's three building blocks, as lists of Keras layers.
 
+Dropout: plain ``Dropout`` zeroes single activations; ``SpatialDropout2D`` zeroes
+whole feature maps. Never after the output layer.
+
 Lists (rather than nested models) keep ``model.summary()`` flat, so each
 layer's output shape and receptive field can be read line by line.
 """
 
 import keras
 
-from .regularization import dropout_layer
+from .errors import ConfigError
 
 NUM_CLASSES = 10
+
+
+KINDS = ("dropout", "spatial")
+
+
+def validate_rate(rate: float) -> float:
+    if (
+        not isinstance(rate, (int, float))
+        or isinstance(rate, bool)
+        or not 0.0 <= rate < 1.0
+    ):
+        raise ConfigError(f"dropout must be a number in [0, 1), got {rate!r}.")
+    return float(rate)
+
+
+def validate_kind(kind: str) -> str:
+    if kind not in KINDS:
+        raise ConfigError(f"dropout kind must be one of {KINDS}, got {kind!r}.")
+    return kind
+
+
+def dropout_layer(rate: float, kind: str = "dropout", name: str | None = None):
+    """A dropout layer of the given kind, or ``None`` when rate is 0 (no layer at all)."""
+    rate = validate_rate(rate)
+    kind = validate_kind(kind)
+    if rate == 0.0:
+        return None
+    if kind == "spatial":
+        return keras.layers.SpatialDropout2D(rate, name=name)
+    return keras.layers.Dropout(rate, name=name)
 
 
 def conv_block(
@@ -34,20 +67,16 @@ def conv_block(
     return layers
 
 
-def transition_block(
-    filters: int, *, name: str, batch_norm: bool = False, use_bias: bool = False
-):
+def transition_block(filters: int, *, name: str, **block):
     """2x2 max-pool (halves the map, doubles the jump) then a 1x1 conv that merges
     features into fewer channels, so the next 3x3 stack starts cheap."""
     return [
         keras.layers.MaxPooling2D(2, name=f"{name}_pool"),
-        *conv_block(filters, 1, name=name, batch_norm=batch_norm, use_bias=use_bias),
+        *conv_block(filters, 1, name=name, **block),
     ]
 
 
-def pooled_conv_block(
-    filters: int, *, name: str, batch_norm: bool = False, use_bias: bool = False
-):
+def pooled_conv_block(filters: int, *, name: str, **block):
     """Conv -> 2x2 max-pool -> optional BN -> ReLU: the pool straight after the conv.
 
     ReLU and max-pooling commute, and batch norm simply takes its statistics over
@@ -55,7 +84,7 @@ def pooled_conv_block(
     BN and ReLU touch a quarter of the values. On a CPU that element-wise work on
     the large early maps costs more time than the convolutions themselves.
     """
-    layers = conv_block(filters, name=name, batch_norm=batch_norm, use_bias=use_bias)
+    layers = conv_block(filters, name=name, **block)
     layers.insert(1, keras.layers.MaxPooling2D(2, name=f"{name}_pool"))
     return layers
 

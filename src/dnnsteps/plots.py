@@ -223,3 +223,16 @@ def seed_curves(summaries: list[dict], target: float | None = None, save=None):
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return _finish(fig, save)
+
+
+def images(pictures, titles=(), cmap: str = "gray_r", size: float = 1.6, save=None):
+    """A row of 2-D arrays side by side (digits, filtered digits, kernels)."""
+    pictures = [np.squeeze(np.asarray(p)) for p in pictures]
+    fig, axes = plt.subplots(1, len(pictures), figsize=(size * len(pictures), size + 0.4))
+    for i, (ax, picture) in enumerate(zip(np.atleast_1d(axes), pictures)):
+        ax.imshow(picture, cmap=cmap)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if i < len(titles):
+            ax.set_title(titles[i], fontsize=9)
+    return _finish(fig, save)

@@ -1,5 +1,5 @@
-"""Going beyond the course: train an extra model over several seeds and check that
-its target *holds* (every one of the last epochs, every seed), not just peaks once.
+"""Several seeds of one step: train each, and check that its target *holds* (every
+one of the last epochs, every seed), not just peaks once.
 
 A single best epoch can be luck; a rule over the last epochs of three seeds is
 what makes a "smallest net at 99.4%" claim worth believing.
@@ -7,29 +7,37 @@ what makes a "smallest net at 99.4%" claim worth believing.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
-from . import environment, models, train
+from . import config, models, train
 from .results import TargetMissed, check_targets
+from .rundir import atomic_json
 
 SEEDS = (0, 1, 2)
 
 
-def train_seeds(name: str, seeds=SEEDS, epochs: int | None = None, verbose=True) -> list:
-    """One resumable run per seed (each its own run dir); returns their summaries."""
+def train_seeds(
+    name: str, seeds=SEEDS, epochs: int | None = None, verbose=True, build=None
+) -> list:
+    """One resumable run per seed (each its own run dir); returns their summaries.
+
+    ``build(seed)`` makes the model to train (a notebook's own layers); without it
+    the step's model is built from ``models``.
+    """
     if not seeds:
         raise models.ConfigError("seeds must name at least one seed, e.g. (0, 1, 2).")
     summaries = []
     for seed in seeds:
         if verbose:
             print(f"--- {name}, seed {seed}")
-        summaries.append(train.fit(name, seed=seed, epochs=epochs, verbose=verbose).summary)
+        model = build(seed) if build is not None else name
+        run = train.fit(model, step=name, seed=seed, epochs=epochs, verbose=verbose)
+        summaries.append(run.summary)
     return summaries
 
 
-def seeds_table(summaries: list[dict]) -> str:
+def table(summaries: list[dict]) -> str:
     """Per seed: the last epochs the rule looks at, their minimum, and the verdict."""
     recipe = models.get_step(summaries[0]["model"]).recipe
     last = recipe.hold_last or 1
@@ -70,25 +78,34 @@ def record(summaries: list[dict], notebook: str) -> dict:
             }
             for s in summaries
         },
-        "device": environment.device_name(),
-        "versions": environment.versions(),
+        "device": config.device_name(),
+        "versions": config.versions(),
     }
     root = Path(os.environ.get(train.RUNS_ENV, "runs"))
     smoke = "-smoke" if rec["mode"] == "smoke" else ""
     root.mkdir(parents=True, exist_ok=True)
-    (root / f"{rec['model']}{smoke}-seeds.json").write_text(json.dumps(rec, indent=2))
+    atomic_json(root / f"{rec['model']}{smoke}-seeds.json", rec)
     return rec
 
 
-def assert_holds(summaries: list[dict]) -> None:
-    """Raise unless every seed met the model's rule (smoke runs: unless each learned)."""
+def verdict(summaries: list[dict], strict: bool | None = None) -> bool:
+    """Print whether every seed met the rule (smoke runs: whether each learned).
+
+    A miss raises only when strict (``DNNSTEPS_STRICT=1``: the suite and the tests).
+    """
+    strict = config.strict_targets() if strict is None else strict
     problems = [
         f"seed {s['seed']}: {'; '.join(check_targets(s))}"
         for s in summaries
         if check_targets(s)
     ]
     if problems:
-        raise TargetMissed(f"{summaries[0]['model']}: " + " | ".join(problems))
+        message = f"{summaries[0]['model']}: does not hold: " + " | ".join(problems)
+        if strict:
+            raise TargetMissed(message)
+        print(message)
+        return False
     smoke = summaries[0]["mode"] == "smoke"
     mode = "smoke runs learned" if smoke else "holds for every seed"
     print(f"{summaries[0]['model']}: {mode}.")
+    return True

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from nbclient.exceptions import CellExecutionError
 
-from . import notebooks, results
+from . import models, notebooks, results
 from .errors import DnnstepsError
 from .rundir import RunDir
 
@@ -26,11 +26,21 @@ class SuiteFailed(DnnstepsError):
 
 
 def _notebook_runs(runs_root: Path, step: str) -> list[RunDir]:
-    """The step's own run and its extras' runs (e.g. dnn8_lite-seed1 for dnn8)."""
-    extras = sorted(runs_root.glob(f"{step}_*-seed*")) if runs_root.exists() else []
-    return [RunDir(runs_root / f"{step}-seed{SEED}")] + [
-        RunDir(p) for p in extras if p.is_dir() and "-smoke-" not in p.name
-    ]
+    """The step's runs, every seed and settings variant (e.g. dnn8-seed0-1a2b3c4d,
+    dnn8-seed2-...), smoke runs aside."""
+    if not runs_root.exists():
+        return []
+    found = sorted(runs_root.glob(f"{step}-seed*-*"))
+    return [RunDir(p) for p in found if p.is_dir() and "-smoke" not in p.name]
+
+
+def _notebook_result(runs_root: Path, step: str) -> dict:
+    """The newest ``result.json`` among the step's own runs (empty when none)."""
+    own = [r.result_file for r in _notebook_runs(runs_root, step)]
+    own = [f for f in own if f.parent.name.startswith(f"{step}-seed{SEED}-") and f.exists()]
+    if not own:
+        return {}
+    return results.load_metrics(max(own, key=lambda f: f.stat().st_mtime))
 
 
 def _progress(runs_root: Path, step: str, label: str, stop: threading.Event):
@@ -60,7 +70,6 @@ def run_notebook(path: Path, runs_root: Path, label: str, force: bool) -> dict:
 
     nb = notebooks.read(path)
     step = notebooks.step_of(nb)
-    run = RunDir(runs_root / f"{step}-seed{SEED}")
     if force:
         for each in _notebook_runs(runs_root, step):
             each.clear()
@@ -87,7 +96,7 @@ def run_notebook(path: Path, runs_root: Path, label: str, force: bool) -> dict:
         notebooks.write(nb, path)  # keep what ran, even a failure, for inspection
     elapsed = time.time() - started
     print(f"  {label}: done in {elapsed / 60:.1f} min", flush=True)
-    record = results.load_metrics(run.path / "result.json")
+    record = _notebook_result(runs_root, step)
     if record:
         # The whole notebook, extra sections included, as the suite timed it.
         record["notebook_seconds"] = round(elapsed, 1)
@@ -96,27 +105,30 @@ def run_notebook(path: Path, runs_root: Path, label: str, force: bool) -> dict:
 
 def run_suite(root=".", only=None, force: bool = False) -> dict:
     root = Path(root).resolve()
-    paths = sorted((root / "notebooks").glob("DNN*.ipynb"))
+    paths = sorted((root / "notebooks").glob("DNN*.ipynb")) + sorted(
+        (root / "notebooks").glob("CODE*.ipynb")
+    )
     if only:
         wanted = [o.lower() for o in only]
         paths = [p for p in paths if any(p.stem.lower().startswith(w) for w in wanted)]
         if not paths:
-            raise SystemExit(f"no notebook matches {only}; names start DNN1..DNN8.")
+            raise SystemExit(
+                f"no notebook matches {only}; names start DNN1..DNN8 or CODE9."
+            )
     metrics_file = root / "results" / "metrics.json"
     metrics = results.load_metrics(metrics_file)
     runs_root = root / "runs"
     os.environ["DNNSTEPS_FULL"] = "1"
+    os.environ["DNNSTEPS_STRICT"] = "1"  # a missed target fails its notebook
     os.environ.pop("DNNSTEPS_SMOKE", None)
     os.environ["DNNSTEPS_RUNS"] = str(runs_root)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     failed = []
     for i, path in enumerate(paths, 1):
         label = f"[{i}/{len(paths)}] {path.stem}"
-        if (
-            path.stem in metrics
-            and notebooks.has_outputs(notebooks.read(path))
-            and not force
-        ):
+        nb = notebooks.read(path)
+        recorded = path.stem in metrics or notebooks.step_of(nb) not in models.NAMES
+        if recorded and notebooks.has_outputs(nb) and not force:
             print(f"{label}: already run (use --force to run again)", flush=True)
             continue
         print(f"{label}: running", flush=True)
@@ -128,13 +140,15 @@ def run_suite(root=".", only=None, force: bool = False) -> dict:
             # A missed target still leaves a finished run's record: keep it in the
             # table (marked as missed) rather than dropping the notebook.
             step = notebooks.step_of(notebooks.read(path))
-            record = results.load_metrics(runs_root / f"{step}-seed{SEED}" / "result.json")
+            record = _notebook_result(runs_root, step)
             if not record:
                 continue
+        if not record:  # a notebook that is not a step (CODE9) records no result
+            continue
         # Re-read before saving: another run of the suite may have recorded meanwhile.
         metrics = {**results.load_metrics(metrics_file), path.stem: record}
         results.save_metrics(metrics, metrics_file)
-        _collect_extras(runs_root, root / "results")
+        _collect_seeds(runs_root, root / "results")
     rebuild(root, metrics)
     if failed:
         raise SuiteFailed(
@@ -143,12 +157,12 @@ def run_suite(root=".", only=None, force: bool = False) -> dict:
     return metrics
 
 
-def _collect_extras(runs_root: Path, results_dir: Path) -> None:
-    """Copy the full-mode multi-seed records of extra models (e.g. dnn8_lite) to results/."""
+def _collect_seeds(runs_root: Path, results_dir: Path) -> None:
+    """Copy the full-mode multi-seed records (DNN8's three seeds) to results/."""
     for found in runs_root.glob("*-seeds.json"):
         if "-smoke-" not in found.name:
             model = found.name.removesuffix("-seeds.json")
-            (results_dir / f"{model}.json").write_text(found.read_text())
+            (results_dir / f"{model}_seeds.json").write_text(found.read_text())
 
 
 def rebuild(root: Path, metrics: dict) -> None:
@@ -156,9 +170,9 @@ def rebuild(root: Path, metrics: dict) -> None:
     if not metrics:
         return
     results.update_readme(root / "README.md", metrics)
-    lite = root / "results" / "dnn8_lite.json"
-    if lite.exists():
-        results.update_readme_extra(root / "README.md", results.load_metrics(lite))
+    seeds = root / "results" / "dnn8_seeds.json"
+    if seeds.exists():
+        results.update_readme_seeds(root / "README.md", results.load_metrics(seeds))
     curves = {name: m["val_accuracy_curve"] for name, m in metrics.items()}
     import matplotlib
 

@@ -1,0 +1,338 @@
+# ---
+# jupyter:
+#   dnnsteps:
+#     step: dnn2
+#   jupytext:
+#     notebook_metadata_filter: dnnsteps,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # DNN2: more capacity
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/dnnsteps/dnnsteps/blob/main/notebooks/DNN2_more_capacity.ipynb)
+#
+# ## Overview
+# DNN1 showed that a small all-convolutional net reads digits. The question now: does
+# a bigger one read them better? The skeleton stays exactly as it was; the one change
+# to the model is **more kernels in the three 3x3 layers after the max-pool**: 64, 96
+# and 128 instead of 32, 64 and 64. That takes the net from 69,408 to 185,248
+# parameters.
+#
+# Why widen the layers after the pool and not before it? After the pool the maps are
+# 12x12 and smaller, so every extra weight there is applied at a quarter as many
+# positions (or fewer) as it would be on the 24x24 maps before it. The first two
+# layers, which find edges and gradients, keep DNN1's 16 and 32 kernels.
+#
+# The recipe changes too: 15 epochs instead of 3, so that the larger net has time to
+# use what it has. To keep the two changes apart, the comparison with DNN1 below also
+# prints this run's accuracy after 3 epochs, DNN1's whole training.
+#
+# On the way you will see why every convolution is followed by a ReLU and not by a
+# sigmoid or tanh, count where the parameters went, and look inside the trained
+# network: its first-layer kernels next to DNN1's hand-made blur and Sobel kernels, and
+# one digit's feature maps layer by layer. The course's second network reached
+# **99.18%** with about 195k parameters; that is this step's target.
+
+# %% [markdown]
+# ## Setup
+# One cell finds or installs the helper package `dnnsteps` and imports what this
+# notebook uses. Offline, point the `MNIST_NPZ` environment variable at a copy of
+# Keras's `mnist.npz`.
+
+# %%
+# Setup: find dnnsteps (installed, or this clone's src/), else install it, then import.
+import importlib.util
+import os
+import sys
+
+if importlib.util.find_spec("dnnsteps") is None and os.path.isdir("../src/dnnsteps"):
+    sys.path.insert(0, os.path.abspath("../src"))  # a clone, not pip-installed
+if importlib.util.find_spec("dnnsteps") is None:  # Colab: install from the repository
+    SOURCE = os.environ.get("DNNSTEPS_SOURCE", "git+https://github.com/dnnsteps/dnnsteps")
+    # %pip install -q {SOURCE}
+    importlib.invalidate_caches()
+if importlib.util.find_spec("dnnsteps") is None:
+    raise SystemExit(
+        "dnnsteps is not installed: open this notebook in a clone of the repository, "
+        "or set DNNSTEPS_SOURCE to a copy of it (a folder or a git URL)."
+    )
+
+import keras
+import numpy as np
+from dnnsteps import data, models, plots, receptive_field, results, review, train
+from keras import layers
+
+# %% tags=["parameters"]
+# Parameters (papermill and the tests may override them).
+STEP = "dnn2"  # the step's recipe: epochs, batch size, learning rate, targets
+NOTEBOOK = "DNN2_more_capacity"
+SEED = 0  # one seed fixes Python, NumPy and TensorFlow randomness
+EPOCHS = None  # None: the recipe's; DNNSTEPS_SMOKE=1 trains 2 epochs on 2,000 images
+
+# %% [markdown]
+# ## Why every convolution is followed by a ReLU
+# A convolution is **linear**: it only multiplies by weights and adds. Stack two of
+# them and you get another linear filter, so without something non-linear in between,
+# ten layers could do no more than one. A linear function `f` passes a simple test:
+# `f(a + b) = f(a) + f(b)` for any two inputs. Here is that test on two test digits,
+# for two stacked convolutions with and without a ReLU between them.
+
+# %%
+x_test, y_test = data.test_set()
+a, b = x_test[:1], x_test[1:2]
+
+
+def conv():
+    return layers.Conv2D(8, 3, use_bias=False)
+
+
+stacks = {
+    "two convs, no ReLU": keras.Sequential([conv(), conv()]),
+    "ReLU in between": keras.Sequential([conv(), layers.ReLU(), conv()]),
+}
+for name, f in stacks.items():
+    gap = np.abs(np.asarray(f(a + b)) - np.asarray(f(a)) - np.asarray(f(b))).max()
+    print(f"{name:<20} largest |f(a + b) - f(a) - f(b)| = {gap:.4f}")
+
+# %% [markdown]
+# Without the ReLU the two sides agree up to rounding: the stack is linear. With it,
+# they do not.
+#
+# Why ReLU and not the older **sigmoid** or **tanh**? Training sends a gradient
+# backwards through every layer, and by the chain rule each activation multiplies it by
+# its own slope. The cell prints each function and its slope at a few values.
+
+# %%
+z = np.array([-6.0, -2.0, -0.5, 0.5, 2.0, 6.0], dtype="float32")
+ops = keras.ops
+relu, sigmoid, tanh = (np.asarray(f(z)) for f in [ops.relu, ops.sigmoid, ops.tanh])
+table = {
+    "relu": (relu, (z > 0).astype("float32")),
+    "sigmoid": (sigmoid, sigmoid * (1 - sigmoid)),
+    "tanh": (tanh, 1 - tanh**2),
+}
+print(f"{'x':<14}" + "".join(f"{v:>8.1f}" for v in z))
+for name, (value, slope) in table.items():
+    print(f"{name:<14}" + "".join(f"{v:>8.3f}" for v in value))
+    print(f"{'  its slope':<14}" + "".join(f"{v:>8.3f}" for v in slope))
+print(f"sigmoid's slope is at most 0.25: through 10 sigmoid layers, at most {0.25**10:.1e}")
+
+# %% [markdown]
+# Sigmoid's slope is never above 0.25 and falls to almost nothing once |x| is a few
+# units; tanh flattens out the same way. Multiply such numbers layer after layer and
+# the gradient that reaches the first layers **vanishes**, and they barely learn. ReLU's
+# slope is exactly 1 for every positive input, so the gradient passes through
+# unchanged, and 0 for negative ones, which simply blocks those values. A kernel that
+# wants a value passed on has to make it positive. Simple as it is, `max(0, x)` is the
+# activation the course uses everywhere, and so do these notebooks.
+#
+# ## The model
+# The same skeleton as DNN1, layer for layer; only the numbers of kernels in
+# convolution block 2 differ. Each comment gives the output size and the receptive
+# field (RF).
+
+# %% tags=["model"]
+keras.utils.set_random_seed(SEED)  # the same initial weights on every run
+model = keras.Sequential(
+    [
+        keras.Input((28, 28, 1)),
+        # Convolution block 1: edges and gradients (as in DNN1)
+        layers.Conv2D(16, 3, use_bias=False),  # 26x26x16, RF 3
+        layers.ReLU(),
+        layers.Conv2D(32, 3, use_bias=False),  # 24x24x32, RF 5
+        layers.ReLU(),
+        # Transition block: halve the map, then merge 32 channels into 16
+        layers.MaxPooling2D(2),  # 12x12x32, RF 6
+        layers.Conv2D(16, 1, use_bias=False),  # 12x12x16, RF 6
+        layers.ReLU(),
+        # Convolution block 2: parts of digits, now with 64, 96 and 128 kernels
+        layers.Conv2D(64, 3, use_bias=False),  # 10x10x64, RF 10
+        layers.ReLU(),
+        layers.Conv2D(96, 3, use_bias=False),  # 8x8x96, RF 14
+        layers.ReLU(),
+        layers.Conv2D(128, 3, use_bias=False),  # 6x6x128, RF 18
+        layers.ReLU(),
+        # Output block: 10 channels, then one 6x6 kernel per class, then softmax
+        layers.Conv2D(10, 1, use_bias=False),  # 6x6x10, RF 18
+        layers.ReLU(),
+        layers.Conv2D(10, 6, use_bias=False),  # 1x1x10, RF 28
+        layers.Flatten(),  # 10
+        layers.Softmax(),
+    ],
+    name=STEP,
+)
+model.summary()
+
+# %% [markdown]
+# ## Where the parameters went
+# A convolution with a *k*x*k* kernel, *c_in* input channels and *c_out* kernels has
+# `k * k * c_in * c_out` weights (no biases here). Widening a layer therefore counts
+# twice: once for its own kernels, and once more in the next layer, which now reads
+# more channels. The cell puts each convolution of DNN1 beside the same one here.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+dnn1 = models.build("dnn1")
+total = model.count_params()
+print(f"{'layer':<16}{'kernel':>13}{'DNN1':>9}{'DNN2':>9}{'share':>7}")
+for before, now in zip(dnn1.layers, model.layers):
+    if isinstance(now, layers.Conv2D):
+        shape = "x".join(str(n) for n in now.kernel.shape)
+        n_before, n_now = before.count_params(), now.count_params()
+        print(f"{before.name:<16}{shape:>13}{n_before:>9,}{n_now:>9,}{n_now / total:>7.0%}")
+print(f"{'total':<29}{dnn1.count_params():>9,}{total:>9,}")
+sizes = [layer.count_params() for layer in model.layers]
+largest = int(np.argmax(sizes))
+print(f"the largest layer: {dnn1.layers[largest].name}, {sizes[largest]:,} parameters")
+
+# %% [markdown]
+# The last 3x3 layer went from 64 to 128 kernels *and* from 64 to 96 input channels,
+# so it holds three times the weights it had, most of the model on its own. The first
+# layers, where the maps are large, hold only a few percent.
+#
+# ## The receptive field
+# The receptive field depends on kernel sizes and strides, not on how many kernels a
+# layer has, so the table is the same as DNN1's: 28x28 at the output.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+receptive_field.print_table(model)
+
+# %% [markdown]
+# ### Rules of thumb, checked
+# The course's advice, checked layer by layer on this model.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+review.print_review(model)
+
+# %% [markdown]
+# ## Training
+# Adam with the step's recipe, one line per epoch. After each epoch the net is scored on
+# the 10,000 test images, which double as the validation set, as in the course. If the
+# session dies, run the cell again: training resumes after the last finished epoch,
+# and a finished run is loaded instead of trained again.
+
+# %%
+run = train.fit(model, step=STEP, seed=SEED, epochs=EPOCHS)
+
+# %%
+plots.training_curves(run.history, title=NOTEBOOK);
+
+# %% [markdown]
+# ## Evaluation
+# `model.evaluate` on the test set, with the weights of the last epoch. The same images
+# picked the best epoch, so the best epoch's accuracy is a little optimistic; the last
+# epoch's is the number to quote.
+
+# %%
+test = train.evaluate(run.model)
+print(f"model.evaluate: loss {test['loss']:.4f}, accuracy {test['accuracy']:.2%}")
+print(results.best_and_final(run.summary))
+
+# %% [markdown]
+# ## What the network learned
+# DNN1 slid hand-made kernels over a digit: a blur and two Sobel edge detectors. The
+# trained network has 16 kernels of its own in its first layer, drawn below (red
+# positive, blue negative). A kernel with a red side and a blue side responds to a
+# change of brightness across it, as a Sobel kernel does; one of a single colour
+# averages its neighbours, like a blur. The cell also measures how close each
+# hand-made kernel comes to its best match among the learned ones: a cosine of +1 is
+# the same pattern, -1 the same pattern with its sign flipped (an edge from the other
+# side), 0 nothing in common. Kernels are numbered from 0, left to right.
+
+# %%
+plots.first_layer_kernels(run.model)
+learned = np.asarray(run.model.layers[0].kernel)[:, :, 0, :]  # 3x3 weights of each kernel
+sobel_x = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype="float32")
+hand_made = {
+    "blur": np.full((3, 3), 1 / 9),
+    "vertical edges": sobel_x,
+    "horizontal edges": sobel_x.T,
+}
+for name, kernel in hand_made.items():
+    norms = np.linalg.norm(kernel) * np.linalg.norm(learned, axis=(0, 1))
+    cosine = np.einsum("ij,ijn->n", kernel, learned) / norms
+    best = int(np.argmax(np.abs(cosine)))
+    print(f"{name:<17} closest learned kernel: {best:>2} (cosine {cosine[best]:+.2f})")
+
+# %% [markdown]
+# The next figure follows one test digit through the network: each row is the output
+# of one ReLU (eight of its channels): after the first and second convolutions, after
+# the 1x1 merge, and after the first 3x3 convolution behind the pool. Look for channels that light up along the digit's
+# strokes or only on one side of them in the first rows, and for how the maps get
+# coarser, and harder to read as a digit, after the pool: those layers respond to
+# combinations of edges, parts of digits rather than strokes. A map that is blank all
+# over belongs to a channel whose ReLU output is zero everywhere on this digit: what
+# that kernel looks for is not there.
+
+# %%
+plots.feature_maps(run.model, x_test[0]);
+
+# %% [markdown]
+# ## Compared with DNN1
+# The same seed and the same data; the rows differ by the wider layers and the longer
+# training. The line under the table is this run after 3 epochs, the length of DNN1's
+# training.
+
+# %%
+print(results.compare(run.summary, NOTEBOOK, previous="DNN1_first_all_conv_net"))
+curve = run.summary["val_accuracy_curve"]
+if len(curve) >= 3:
+    print(f"{NOTEBOOK} after 3 epochs: {curve[2]:.2%} test accuracy")
+
+# %% [markdown]
+# What to read in the table:
+# * **params**: about 2.7 times DNN1's.
+# * **last**: the honest accuracy of each run. The difference is what width and 12 more
+#   epochs bought together; set DNN1's last column beside the epoch-3 line to see the
+#   width alone.
+# * **train** and **gap**: a bigger net can fit the training images more closely than
+#   the test images. Check whether the gap column grew from DNN1 to DNN2.
+#
+# ## What this run shows
+# * Widening the three layers after the pool multiplied the parameters by about 2.7,
+#   and the last 3x3 layer holds most of them: the table of parameters above shows
+#   where they went.
+# * <!-- verify after the full run --> The wider net ends above DNN1 in the last-epoch
+#   column, though by well under one percentage point for almost three times the
+#   parameters.
+# * <!-- verify after the full run --> Training accuracy runs ahead of test accuracy by
+#   the end: the gap column is larger than DNN1's.
+# * <!-- verify after the full run --> Among the learned first-layer kernels there are
+#   edge detectors close to the hand-made Sobel kernels (cosines well away from 0).
+# * **Next (DNN3):** the same skeleton with far fewer kernels. How much of this
+#   accuracy do 185k parameters really buy?
+#
+# ## Run record
+# Seed, epochs, device and versions of the run whose outputs you see, and the step's
+# target, checked.
+
+# %%
+record = results.finish(run, test, notebook=NOTEBOOK)
+results.verdict(record)
+
+# %% [markdown]
+# ## Try it
+# 1. Halve the last 3x3 layer: `layers.Conv2D(64, 3, ...)` instead of 128. Before you
+#    run, work out from the parameter table how many weights that removes (the 1x1
+#    layer after it reads fewer channels too); then train and compare the last-epoch
+#    accuracy with this run's.
+# 2. Replace every `layers.ReLU()` in the model cell with
+#    `layers.Activation("sigmoid")` and train again. Compare the first epochs' accuracy
+#    with this run's: does the net get going as quickly?
+# 3. Look at a digit the net gets wrong:
+#    `wrong = np.flatnonzero(plots.predictions(run.model, x_test) != y_test)`, then
+#    `plots.feature_maps(run.model, x_test[wrong[0]])`. Which row looks most unlike the
+#    maps of the correctly read digit above?
+# 4. Run the kernel-matching cell again with the emboss kernel from the course,
+#    `np.array([[-2, -1, 0], [-1, 1, 1], [0, 1, 2]])`, added to `hand_made`. Did the net
+#    learn a diagonal edge detector too?

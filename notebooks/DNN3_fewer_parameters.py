@@ -1,0 +1,325 @@
+# ---
+# jupyter:
+#   dnnsteps:
+#     step: dnn3
+#   jupytext:
+#     notebook_metadata_filter: dnnsteps,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # DNN3: far fewer parameters
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/dnnsteps/dnnsteps/blob/main/notebooks/DNN3_fewer_parameters.ipynb)
+#
+# ## Overview
+# DNN2 spent 185,248 parameters on MNIST. How many of them were needed? This step
+# keeps the skeleton layer for layer and changes one thing: **far fewer kernels in
+# every layer**, 8 or 16 where DNN2 had 16 to 128. The net shrinks to 10,872
+# parameters, 17 times fewer. The recipe also trains for 10 epochs instead of 15, the
+# length DNN4 keeps, so that the next step's change can be compared with this one
+# at equal length.
+#
+# A net this small is where the course's assignment starts (under 15k parameters), so
+# from here on every weight counts. Two parts of the skeleton earn their place by being
+# cheap, and this notebook looks at both before building the model: the **1x1
+# convolution** that merges channels, and the **max-pool** that halves the map, set
+# against its alternative, a convolution with stride 2. The course's third network
+# reached **98.84%** with about 10k parameters; that is this step's target.
+
+# %% [markdown]
+# ## Setup
+# One cell finds or installs the helper package `dnnsteps` and imports what this
+# notebook uses. Offline, point the `MNIST_NPZ` environment variable at a copy of
+# Keras's `mnist.npz`.
+
+# %%
+# Setup: find dnnsteps (installed, or this clone's src/), else install it, then import.
+import importlib.util
+import os
+import sys
+
+if importlib.util.find_spec("dnnsteps") is None and os.path.isdir("../src/dnnsteps"):
+    sys.path.insert(0, os.path.abspath("../src"))  # a clone, not pip-installed
+if importlib.util.find_spec("dnnsteps") is None:  # Colab: install from the repository
+    SOURCE = os.environ.get("DNNSTEPS_SOURCE", "git+https://github.com/dnnsteps/dnnsteps")
+    # %pip install -q {SOURCE}
+    importlib.invalidate_caches()
+if importlib.util.find_spec("dnnsteps") is None:
+    raise SystemExit(
+        "dnnsteps is not installed: open this notebook in a clone of the repository, "
+        "or set DNNSTEPS_SOURCE to a copy of it (a folder or a git URL)."
+    )
+
+import keras
+import numpy as np
+from dnnsteps import data, models, plots, receptive_field, results, review, train
+from keras import layers
+
+# %% tags=["parameters"]
+# Parameters (papermill and the tests may override them).
+STEP = "dnn3"  # the step's recipe: epochs, batch size, learning rate, targets
+NOTEBOOK = "DNN3_fewer_parameters"
+SEED = 0  # one seed fixes Python, NumPy and TensorFlow randomness
+EPOCHS = None  # None: the recipe's; DNNSTEPS_SMOKE=1 trains 2 epochs on 2,000 images
+
+# %% [markdown]
+# ## The 1x1 convolution: merging channels
+# In the course's example a block of 3x3 convolutions ends with 512 channels, and the
+# next block should start from 32. A 3x3 convolution could produce the 32 by looking at
+# all 512 channels again, neighbourhood by neighbourhood. But the features are already
+# found; what is left is to **combine** them into 32 mixtures of features that occur
+# together. A 1x1 convolution does exactly that, with a ninth of the weights:
+
+# %%
+for c_in, c_out in [(512, 32), (16, 8)]:
+    three, one = 3 * 3 * c_in * c_out, c_in * c_out
+    print(f"{c_in:>3} -> {c_out:>2} channels: 3x3 conv {three:>7,}, 1x1 conv {one:>6,}")
+
+# %% [markdown]
+# The second line is our transition block, which merges 16 channels into 8.
+#
+# A 1x1 kernel has one weight per input channel, so each output pixel is a **weighted
+# sum of the channels at that same pixel**: no neighbours are involved. The cell checks
+# that on a digit. It makes three channels with DNN1's hand-made kernels (a blur,
+# vertical edges, horizontal edges), merges them into two with a `Conv2D` of size 1,
+# and computes the same weighted sum with `np.einsum`.
+
+# %%
+x_test, y_test = data.test_set()
+digit = x_test[:1]
+sobel_x = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]])
+hand_made = np.stack([np.full((3, 3), 1 / 9), sobel_x, sobel_x.T], axis=-1)[:, :, None, :]
+channels = np.asarray(keras.ops.relu(keras.ops.conv(digit, hand_made.astype("float32"))))
+merge = layers.Conv2D(2, 1, use_bias=False)
+merged = np.asarray(merge(channels))
+weights = np.asarray(merge.kernel)[0, 0]  # (3, 2): one weight per input and output channel
+by_hand = np.einsum("nhwc,cd->nhwd", channels, weights)
+print(f"{channels.shape[1:]} -> {merged.shape[1:]} with {merge.count_params()} weights")
+print("weights (one row per input channel):\n", np.round(weights, 2))
+print(f"largest difference, Conv2D(1x1) vs einsum: {np.abs(merged - by_hand).max():.1e}")
+plots.images(
+    [*np.moveaxis(channels[0], -1, 0), *np.moveaxis(merged[0], -1, 0)],
+    ["blur", "vertical edges", "horizontal edges", "merged 1", "merged 2"],
+    cmap="RdBu_r",
+);
+
+# %% [markdown]
+# The two agree up to rounding. Because the weights are learned, a 1x1 convolution can
+# also **filter**: a weight near zero drops a channel from the mixture, which is how a
+# trained net can leave out features that describe the background rather than the
+# digit. In our model a 1x1 convolution appears twice: after the max-pool (16 channels
+# into 8) and at the start of the output block (16 channels into the 10 classes).
+#
+# ## Max-pooling or a stride?
+# The transition block halves the map with a 2x2 **max-pool**: it keeps the largest of
+# every four neighbouring values. A convolution with **stride 2** halves the map too,
+# and learns while it does so. The cell takes one digit's vertical-edge map and does
+# both: a 2x2 max-pool of the stride-1 map, and the same 3x3 kernel applied with
+# stride 2.
+
+# %%
+vertical = hand_made[..., 1:2].astype("float32")  # the Sobel kernel alone, (3, 3, 1, 1)
+edges = np.asarray(keras.ops.relu(keras.ops.conv(digit, vertical)))[0, :, :, 0]
+pooled = np.asarray(layers.MaxPooling2D(2)(edges[None, :, :, None]))[0, :, :, 0]
+strided = np.asarray(keras.ops.relu(keras.ops.conv(digit, vertical, strides=2)))[0, :, :, 0]
+print(f"stride 1: {edges.shape}, max-pool: {pooled.shape}, stride 2: {strided.shape}")
+print("stride 2 = stride 1 at every other position:", np.allclose(strided, edges[::2, ::2]))
+maxima = f"stride 1 {edges.max():.2f}, max-pool {pooled.max():.2f}"
+print(f"strongest response: {maxima}, stride 2 {strided.max():.2f}")
+skipped = int((pooled > strided + 1e-6).sum())
+print(f"2x2 windows whose strongest value the stride skipped: {skipped} of {pooled.size}")
+titles = ["stride 1, 26x26", "max-pool, 13x13", "stride 2, 13x13"]
+plots.images([edges, pooled, strided], titles, cmap="RdBu_r");
+
+# %% [markdown]
+# Both give 13x13 maps, but they are not the same map. A stride-2 convolution is the
+# stride-1 convolution with every other position simply never computed: whatever
+# the skipped positions saw is lost. The max-pool looks at all four positions of each
+# window and keeps the strongest, so a strong response survives wherever in the window
+# it was. That is why the course halves maps with max-pooling and keeps convolutions at
+# stride 1.
+#
+# Strides have a second problem. With stride 1 a 3x3 kernel covers every inner pixel
+# nine times, evenly. With stride 2 the windows overlap unevenly: some pixels are seen
+# by one output, others by two or four. The cell counts, for a 9x9 input, how many
+# output positions see each pixel.
+
+# %%
+def coverage(stride, size=9, k=3):
+    """How many k x k windows, placed every `stride` pixels, cover each input pixel."""
+    cover = np.zeros((size, size), dtype=int)
+    for i in range(0, size - k + 1, stride):
+        for j in range(0, size - k + 1, stride):
+            cover[i : i + k, j : j + k] += 1
+    return cover
+
+
+print("stride 1:\n", coverage(1), "\nstride 2:\n", coverage(2))
+
+# %% [markdown]
+# This uneven grid is what the course calls the **checkerboard** issue: pixels in some
+# rows and columns weigh more than their neighbours, so a strong value is spread
+# unevenly and the result looks blurred or chequered (in the transposed convolutions
+# that enlarge images it shows up as a visible checkerboard pattern). The course
+# reserves strides for networks under tight resource limits; this one does not need
+# them.
+#
+# ## The model
+# The same skeleton as DNN1 and DNN2, layer for layer, with 8 or 16 kernels per layer.
+# Each comment gives the output size and the receptive field (RF).
+
+# %% tags=["model"]
+keras.utils.set_random_seed(SEED)  # the same initial weights on every run
+model = keras.Sequential(
+    [
+        keras.Input((28, 28, 1)),
+        # Convolution block 1: edges and gradients
+        layers.Conv2D(8, 3, use_bias=False),  # 26x26x8, RF 3
+        layers.ReLU(),
+        layers.Conv2D(16, 3, use_bias=False),  # 24x24x16, RF 5
+        layers.ReLU(),
+        # Transition block: halve the map, then merge 16 channels into 8
+        layers.MaxPooling2D(2),  # 12x12x16, RF 6
+        layers.Conv2D(8, 1, use_bias=False),  # 12x12x8, RF 6
+        layers.ReLU(),
+        # Convolution block 2: parts of digits, 16 kernels per layer
+        layers.Conv2D(16, 3, use_bias=False),  # 10x10x16, RF 10
+        layers.ReLU(),
+        layers.Conv2D(16, 3, use_bias=False),  # 8x8x16, RF 14
+        layers.ReLU(),
+        layers.Conv2D(16, 3, use_bias=False),  # 6x6x16, RF 18
+        layers.ReLU(),
+        # Output block: 10 channels, then one 6x6 kernel per class, then softmax
+        layers.Conv2D(10, 1, use_bias=False),  # 6x6x10, RF 18
+        layers.ReLU(),
+        layers.Conv2D(10, 6, use_bias=False),  # 1x1x10, RF 28
+        layers.Flatten(),  # 10
+        layers.Softmax(),
+    ],
+    name=STEP,
+)
+model.summary()
+
+# %% [markdown]
+# ## Where the parameters sit now
+# Each convolution of DNN2 beside the same one here, with its share of this model.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+dnn2 = models.build("dnn2")
+total = model.count_params()
+print(f"{'layer':<16}{'kernel':>12}{'DNN2':>9}{'DNN3':>7}{'share':>7}")
+for before, now in zip(dnn2.layers, model.layers):
+    if isinstance(now, layers.Conv2D):
+        shape = "x".join(str(n) for n in now.kernel.shape)
+        n_before, n_now = before.count_params(), now.count_params()
+        print(f"{before.name:<16}{shape:>12}{n_before:>9,}{n_now:>7,}{n_now / total:>7.0%}")
+print(f"{'total':<28}{dnn2.count_params():>9,}{total:>7,}")
+
+# %% [markdown]
+# The output block did not shrink: its 6x6 kernels still need 6x6x10x10 = 3,600
+# weights, a third of the whole model now. The two 1x1 layers together cost less than
+# any 3x3 layer after the pool.
+#
+# ## The receptive field
+# Fewer kernels change no kernel size and no stride, so the table is DNN1's again.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+receptive_field.print_table(model)
+
+# %% [markdown]
+# ### Rules of thumb, checked
+# The course's advice, checked layer by layer on this model.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+review.print_review(model)
+
+# %% [markdown]
+# ## Training
+# Adam with the step's recipe, one line per epoch. After each epoch the net is scored on
+# the 10,000 test images, which double as the validation set, as in the course. If the
+# session dies, run the cell again: training resumes after the last finished epoch,
+# and a finished run is loaded instead of trained again.
+
+# %%
+run = train.fit(model, step=STEP, seed=SEED, epochs=EPOCHS)
+
+# %%
+plots.training_curves(run.history, title=NOTEBOOK);
+
+# %% [markdown]
+# ## Evaluation
+# `model.evaluate` on the test set, with the weights of the last epoch. The same images
+# picked the best epoch, so the best epoch's accuracy is a little optimistic; the last
+# epoch's is the number to quote.
+
+# %%
+test = train.evaluate(run.model)
+print(f"model.evaluate: loss {test['loss']:.4f}, accuracy {test['accuracy']:.2%}")
+print(results.best_and_final(run.summary))
+
+# %% [markdown]
+# ## Compared with DNN2
+# The same seed and the same data; the rows differ by the number of kernels (and
+# DNN2's five extra epochs).
+
+# %%
+print(results.compare(run.summary, NOTEBOOK, previous="DNN2_more_capacity"))
+
+# %% [markdown]
+# What to read in the table:
+# * **params**: 17 times fewer than DNN2.
+# * **last**: how many percentage points that costs. Set the difference against the
+#   parameters it saved.
+# * **train** and **gap**: a small net has less room to fit the training images better
+#   than the test images. Check whether the gap column shrank from DNN2 to DNN3.
+# * The training curves above: look at how the test accuracy moves from epoch to epoch,
+#   not only where it ends.
+#
+# ## What this run shows
+# * Cutting the kernels to 8 and 16 per layer cut the parameters 17-fold, and the 6x6
+#   output kernels now hold a third of them.
+# * <!-- verify after the full run --> The small net loses only a few tenths of a
+#   percentage point against DNN2 in the last-epoch column.
+# * <!-- verify after the full run --> Its train/test gap is smaller than DNN2's.
+# * <!-- verify after the full run --> Its test accuracy moves around from epoch to
+#   epoch more than DNN2's: a deep, narrow, plain net is harder to train steadily.
+# * **Next (DNN4):** batch normalisation after every convolution, so that each layer
+#   sees inputs of a steady scale, for almost no extra parameters.
+#
+# ## Run record
+# Seed, epochs, device and versions of the run whose outputs you see, and the step's
+# target, checked.
+
+# %%
+record = results.finish(run, test, notebook=NOTEBOOK)
+results.verdict(record)
+
+# %% [markdown]
+# ## Try it
+# 1. In the model cell, replace `layers.MaxPooling2D(2)` with
+#    `layers.Conv2D(16, 3, strides=2, padding="same", use_bias=False)`. Predict the new
+#    parameter count and the receptive field after that layer, then check them with
+#    `model.summary()` and `receptive_field.print_table(model)`. Train it: does the
+#    learned stride do better or worse than the max-pool?
+# 2. Delete the transition block's 1x1 convolution and the ReLU after it. Does the
+#    model get smaller or larger? (The next 3x3 layer now reads 16 channels.) Count
+#    first, then check with `model.count_params()`.
+# 3. After training, print the transition block's learned 1x1 weights,
+#    `np.round(np.asarray(run.model.layers[5].kernel)[0, 0], 2)`: one row per input
+#    channel, one column per merged channel. Which input channels does a merged channel
+#    nearly ignore?
+# 4. Add `digit = np.roll(x_test[:1], 1, axis=2)` as the first line of the max-pool
+#    cell, which shifts the digit one pixel to the right, and run the cell again.
+#    Compare the 13x13 maps with the ones before: which changes more, the max-pooled
+#    map or the strided one?
