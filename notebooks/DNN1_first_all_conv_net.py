@@ -86,8 +86,11 @@ plots.images(x_train[:10], [f"label {y}" for y in y_train[:10]]);
 
 # %% [markdown]
 # ### Input normalisation
-# The pixels are integers from 0 to 255. The network trains better on small floats,
-# so every image is divided by 255: black is 0.0, white is 1.0. A channel axis is added
+# The pixels are integers from 0 to 255. The network trains better on small floats
+# centred near zero, so `data.preprocess` divides every image by 255 and then
+# **standardises** it: it subtracts MNIST's mean pixel value (0.1307) and divides by
+# its standard deviation (0.3081). The empty background becomes -0.4 and full ink 2.8,
+# and the mean over these 1,000 images is -0.008, close to 0. A channel axis is added
 # too, because a convolution expects height x width x channels.
 
 # %%
@@ -100,7 +103,8 @@ print(x.shape, x.dtype, f"min {x.min():.1f}, max {x.max():.1f}, mean {x.mean():.
 # every position gives a new map: a **feature map**. Hand-made kernels show the idea:
 # a blur averages neighbours, a Sobel kernel responds to a change of brightness in one
 # direction (here: vertical edges, then horizontal ones). A trained network learns its
-# own kernels; the first layer's usually look much like these.
+# own kernels; DNN2 draws its first layer's and finds edge detectors close to these
+# two Sobel kernels among them.
 
 # %%
 blur = np.full((3, 3), 1 / 9)
@@ -137,8 +141,8 @@ print(
 # Every layer is in the cell below: edit it and run the notebook again to try your own
 # version (a changed model trains in a run folder of its own). Each comment gives the
 # output size and the **receptive field** (RF): how many input pixels, per side, one
-# output pixel can see. The ReLU after each convolution passes positive values and
-# sets negative ones to zero. Without it, a stack of convolutions would collapse into
+# output pixel can see. The ReLU after each convolution but the last passes positive
+# values and sets negative ones to zero. Without it, a stack of convolutions would collapse into
 # a single linear filter, however deep.
 
 # %% tags=["model"]
@@ -192,8 +196,13 @@ model.summary()
 #
 # After the max-pool every step of a 3x3 kernel moves two input pixels, so each 3x3
 # layer adds 4 to the receptive field instead of 2. The 1x1 convolution adds nothing:
-# it only mixes channels. `receptive_field.print_table` applies the same formula to
-# every layer of the model; check it against the table above.
+# it only mixes channels. The course's handout takes a shortcut here: it doubles the
+# receptive field at a max-pool (11x11 becomes 22x22) and then adds 2 per 3x3 layer.
+# The formula gives 6 after this pool, not the shortcut's 10, but every later 3x3
+# layer adds 4 instead of 2: three 3x3 layers on, the formula gives 18 where the
+# shortcut would give 16.
+# `receptive_field.print_table` applies the formula to every layer of the model and
+# notes where the shortcut would say otherwise; check it against the table above.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -269,10 +278,16 @@ print(results.best_and_final(run.summary))
 
 # %% [markdown]
 # ## What this run shows
-# * A plain stack of convolutions, with no fully connected layer, learns to read
-#   digits within a few epochs; the table above gives the best and the last epoch.
-# * Most of the parameters sit after the max-pool, in the 64-kernel layers and the 6x6
-#   output kernels: `model.summary()` lists them.
+# * A plain stack of convolutions, with no fully connected layer, reads digits after
+#   one epoch: 98.12% test accuracy after epoch 1, 98.50% after epoch 2 (already past
+#   the course's 98.28%), and 98.79% after epoch 3, the best and the last epoch.
+# * The training accuracy, 98.58%, is 0.21 points *below* the test accuracy. Keras
+#   averages it over the epoch's batches while the weights are still improving; the test
+#   accuracy uses the weights at the end of the epoch, so a small negative gap is no
+#   sign of trouble.
+# * Most of the parameters sit after the max-pool: the two 64-kernel layers (18,432
+#   and 36,864) and the 6x6 output kernels (3,600) hold 58,896 of the 69,408, as
+#   `model.summary()` shows.
 # * **Next (DNN2):** more kernels after the max-pool. Does more capacity buy accuracy?
 #
 # ## Run record
@@ -286,12 +301,16 @@ results.verdict(record)
 # %% [markdown]
 # ## Try it
 # 1. Remove every `layers.ReLU()` from the model cell except the last one before the
-#    output block, and train again. How far does the accuracy fall? (A stack of linear
-#    layers is one linear layer.)
+#    output block, and train again. How far does the accuracy fall? (Without a ReLU
+#    between them, the convolutions on each side of the max-pool collapse into one
+#    linear filter; only the max-pool and that last ReLU are left to bend anything.)
 # 2. Change the first convolution to `padding="same"` and predict the new output sizes
-#    and receptive fields before you run `receptive_field.print_table(model)`.
-# 3. Replace the two output convolutions with `layers.Flatten()` and
-#    `layers.Dense(10, use_bias=False)`. How many parameters does the model have now,
-#    and what does `review.print_review(model)` say?
-# 4. Apply the Sobel kernel to a "1" and to a "0" from the training set. Which edges
-#    light up in each?
+#    and receptive fields before you run `receptive_field.print_table(model)`. Do not
+#    train this model: what does its last convolution output now, and why does that
+#    break the classifier?
+# 3. Replace the output block (the two output convolutions, the ReLU between them and
+#    the `Flatten`) with `layers.Flatten()` and `layers.Dense(10, use_bias=False)`,
+#    keeping the `Softmax`. How many parameters does the model have now, and what does
+#    `review.print_review(model)` say?
+# 4. Apply the Sobel kernel to a "1" and to a "0" from the training set (find one with
+#    `np.flatnonzero(y_train == 1)[0]`). Which edges light up in each?

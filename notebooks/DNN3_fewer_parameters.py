@@ -144,8 +144,10 @@ plots.images([edges, pooled, strided], titles, cmap="RdBu_r");
 # stride-1 convolution with every other position simply never computed: whatever
 # the skipped positions saw is lost. The max-pool looks at all four positions of each
 # window and keeps the strongest, so a strong response survives wherever in the window
-# it was. That is why the course halves maps with max-pooling and keeps convolutions at
-# stride 1.
+# it was. On this digit the stride skipped the strongest value of 26 of the 169
+# windows, the map's strongest response among them: the max-pool keeps 12.78, while
+# the strided map's strongest value is 11.91. That is why the course halves maps with
+# max-pooling and keeps convolutions at stride 1.
 #
 # Strides have a second problem. With stride 1 a 3x3 kernel covers every inner pixel
 # nine times, evenly. With stride 2 the windows overlap unevenly: some pixels are seen
@@ -226,8 +228,8 @@ print(f"{'total':<28}{dnn2.count_params():>9,}{total:>7,}")
 
 # %% [markdown]
 # The output block did not shrink: its 6x6 kernels still need 6x6x10x10 = 3,600
-# weights, a third of the whole model now. The two 1x1 layers together cost less than
-# any 3x3 layer after the pool.
+# weights, a third of the whole model now. The two 1x1 layers together (128 + 160 = 288
+# weights) cost less than any 3x3 layer after the pool (1,152 or 2,304 each).
 #
 # ## The receptive field
 # Fewer kernels change no kernel size and no stride, so the table is DNN1's again.
@@ -278,7 +280,7 @@ print(results.compare(run.summary, NOTEBOOK, previous="DNN2_more_capacity"))
 
 # %% [markdown]
 # What to read in the table:
-# * **params**: 17 times fewer than DNN2.
+# * **params**: 10,872 against 185,248, 17 times fewer than DNN2.
 # * **last**: how many percentage points that costs. Set the difference against the
 #   parameters it saved.
 # * **train** and **gap**: a small net has less room to fit the training images better
@@ -289,13 +291,18 @@ print(results.compare(run.summary, NOTEBOOK, previous="DNN2_more_capacity"))
 # ## What this run shows
 # * Cutting the kernels to 8 and 16 per layer cut the parameters 17-fold, and the 6x6
 #   output kernels now hold a third of them.
-# * <!-- verify after the full run --> The small net loses only a few tenths of a
-#   percentage point against DNN2 in the last-epoch column.
-# * <!-- verify after the full run --> Its train/test gap is smaller than DNN2's.
-# * <!-- verify after the full run --> Its test accuracy moves around from epoch to
-#   epoch more than DNN2's: a deep, narrow, plain net is harder to train steadily.
+# * The small net ends at 98.96% after epoch 10, 0.24 points below DNN2's 99.20%, with
+#   17 times fewer parameters and 5 fewer epochs. That passes the course's 98.84%.
+# * Its train/test gap is +0.15 points against DNN2's +0.60: it reaches 99.11% on the
+#   training images (DNN2: 99.80%), so it fits them less closely than DNN2 did.
+# * Its test accuracy climbs almost every epoch, from 0.9719 after epoch 1 to 0.9896
+#   after epoch 10, and dips only twice, by at most 0.11 points (0.9857 -> 0.9846 at
+#   epoch 5). DNN2's curve was less steady: it fell from 0.9907 to 0.9860 at its
+#   epoch 10. The best epoch here is the last, so the net was still improving.
+# * It starts slower than DNN2: 0.9719 after the first epoch, against DNN2's 0.9815.
 # * **Next (DNN4):** batch normalisation after every convolution, so that each layer
-#   sees inputs of a steady scale, for almost no extra parameters.
+#   sees inputs of a steady scale, for almost no extra parameters: can this small net
+#   learn faster and end higher in the same 10 epochs?
 #
 # ## Run record
 # Seed, epochs, device and versions of the run whose outputs you see, and the step's

@@ -172,10 +172,19 @@ print(results.compare(run.summary, NOTEBOOK, previous="DNN5_more_kernels_gap"))
 
 # %% [markdown]
 # ## What this run shows
-# * VERIFY
+# * **Dropout closed the gap.** At the last epoch the training accuracy, measured with
+#   dropout on, is 99.28% against 99.34% on the test set: a gap of -0.06 points, where
+#   DNN5 ended at +0.24 (99.42% against 99.18%).
+# * **The course's 99.40% is reached, once.** The best epoch, 19, scores 99.51%; the
+#   epoch after it scores 99.15%. From epoch 12 on the test accuracy swings between
+#   99.15% and 99.51% from one epoch to the next, so the best epoch is a lucky draw
+#   picked by looking at the test set. The last epoch, 99.34%, is the honest figure,
+#   and it is below the course's.
+# * Part of the gain over DNN5 is time: DNN6 trains for 21 epochs, DNN5 for 10.
 # * **Next (DNN7):** the learning rate. At a constant rate the weights keep stepping
-#   around a good minimum instead of settling into it; the course's seventh step
-#   makes the steps smaller as training goes on.
+#   around a good minimum instead of settling into it, which is what makes the
+#   accuracy above jump. The course's seventh step makes the steps smaller as
+#   training goes on.
 #
 # ## Run record
 

@@ -2,6 +2,7 @@ import os
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("DNNSTEPS_STRICT", "1")  # a missed target fails, as in the suite
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

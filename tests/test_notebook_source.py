@@ -124,3 +124,30 @@ def test_the_model_cell_is_the_step(path):
     for a, b in zip(shown.get_weights(), built.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert not any(isinstance(layer, keras.layers.Dense) for layer in shown.layers)
+
+
+def test_the_readme_concept_table_points_at_real_sections():
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("## Where each concept is taught")[1].split("\n## ")[0]
+    rows = re.findall(r"\| \[[^\]]+\]\(notebooks/([^)]+)\): (.+) \|", table)
+    assert len(rows) >= 15
+    for name, sections in rows:
+        markdown = "\n".join(
+            c.source
+            for c in notebooks.read(ROOT / "notebooks" / name).cells
+            if c.cell_type == "markdown"
+        )
+        headings = set(re.findall(r"(?m)^#+ (.+)$", markdown))
+        for section in sections.split(" / "):
+            if section in headings:
+                continue
+            # A row may name sections of two notebooks (DNN8 / CODE9).
+            others = [
+                p
+                for p in ALL_NOTEBOOKS
+                if section
+                in "\n".join(
+                    c.source for c in notebooks.read(p).cells if c.cell_type == "markdown"
+                )
+            ]
+            assert others, f"{name} has no section {section!r}"
