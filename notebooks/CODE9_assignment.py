@@ -166,6 +166,9 @@ print()
 print(assignment.verdict(rules))
 
 # %% [markdown]
+# The starter, as committed here, ends at 98.47% (its best epoch, 17, scored 98.73%):
+# short of 99.4% on purpose. The gap to close is yours.
+#
 # ## Hand it in
 # Describe your strategy below: what you changed from the starter, why, and what each
 # change did. `assignment.submit` then writes the folder to hand in: `README.md` (your

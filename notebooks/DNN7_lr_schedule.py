@@ -175,7 +175,17 @@ print(results.compare(run.summary, NOTEBOOK, previous="DNN6_dropout"))
 
 # %% [markdown]
 # ## What this run shows
-# * VERIFY
+# * **The course's figure is met:** 99.43% at epoch 12, against the course's 99.42% at
+#   epoch 14.
+# * **The accuracy settles.** From epoch 7 to 15 the test accuracy stays between 99.33%
+#   and 99.43%, a band of 0.10 points; over DNN6's last nine epochs it swung between
+#   99.15% and 99.51%. The `lr` column of the log shows why: by epoch 7 the rate is
+#   already down to about 0.001, and it keeps falling.
+# * **Best epoch against last epoch.** DNN6's single best epoch (99.51%) is higher
+#   than anything here, but it was one lucky epoch. The honest figure, the last epoch,
+#   is higher here: 99.39% after 15 epochs, against DNN6's 99.34% after 21.
+# * The gap stays negative (-0.15 points): with dropout on, the training batches are
+#   harder than the test set.
 # * **Next (DNN8):** the assignment allows fewer than 15,000 parameters, and this net
 #   has 17,794. DNN8 trims it, and asks more of the result: the target must hold over
 #   the last epochs and over three seeds.

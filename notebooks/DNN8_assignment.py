@@ -216,7 +216,22 @@ plots.misclassified(run.model, x_test, y_test);
 
 # %% [markdown]
 # ## What this run shows
-# * VERIFY
+# * **The assignment, met on seed 0:** 7,560 parameters, no fully connected layer, no
+#   bias, 99.4% first reached at epoch 9; the last epoch's weights score 99.48% in
+#   `model.evaluate`.
+# * **The target holds.** In each of the last 3 epochs, on each of the three seeds, the
+#   test accuracy is at least 99.40%; the lowest of those nine values is 99.45%
+#   (seed 1). The course's 99.46% is reached at epoch 11 on seeds 0 and 2 and at
+#   epoch 12 on seed 1, with fewer than half the course's 16.6k parameters.
+# * **Against DNN7:** 7,560 parameters instead of 17,794, and a higher last epoch
+#   (99.48% against 99.39%) in the same 15 epochs. The gap is positive again
+#   (+0.14 points): 5% dropout on two small maps regularises less than DNN7's 10% after
+#   every block.
+# * 52 of the 10,000 test digits are still misread. Many of them would make a person
+#   hesitate too: a 7 with a crossbar read as a 1, a 2 with a loop read as a 7, a 6
+#   that barely closes read as a 1.
+# * From DNN1 to here: 69,408 parameters and 98.79% after 3 epochs, to 7,560 parameters
+#   and 99.48% after 15.
 #
 # ## Run record
 

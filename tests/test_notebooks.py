@@ -20,8 +20,9 @@ SEEDS_FILE = ROOT / "results" / "dnn8_seeds.json"
 
 
 def outputs_text(nb) -> str:
+    """Every text a student sees in the outputs: streams, errors, rich text."""
     return "".join(
-        o.get("text", "") + o.get("evalue", "")
+        o.get("text", "") + o.get("evalue", "") + o.get("data", {}).get("text/plain", "")
         for c in nb.cells
         if c.cell_type == "code"
         for o in c.get("outputs", [])
