@@ -83,7 +83,7 @@ def peak_memory_mb() -> dict:
 
 def run_one(name: str, seed: int, smoke: bool, max_epochs: int) -> dict:
     """Train one model in this process and measure it."""
-    from dnnsteps import complexity, config, models, train
+    from dnnsteps import config, models, receptive_field, train
 
     what, target = MODELS[name]
     if name == "keras_example":
@@ -117,7 +117,7 @@ def run_one(name: str, seed: int, smoke: bool, max_epochs: int) -> dict:
         "what": what,
         "target_accuracy": target,
         "params": s["params"],
-        "macs_per_image": complexity.macs_per_image(result.model),
+        "macs_per_image": receptive_field.macs_per_image(result.model),
         "epochs_run": s["epochs"],
         "first_epoch_at_target": s["first_epoch_at_target"],
         "time_to_target_s": s["seconds_to_target"],
@@ -136,24 +136,40 @@ def run_one(name: str, seed: int, smoke: bool, max_epochs: int) -> dict:
 
 def table(records: list[dict]) -> str:
     """The README's benchmark table."""
-    lines = [
-        "| model | params | MACs/image | target | time to target | epochs to target "
-        "| s/epoch | images/s | peak memory |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    from dnnsteps import tables
+
+    header = [
+        "model",
+        "params",
+        "MACs/image",
+        "target",
+        "time to target",
+        "epochs to target",
+        "s/epoch",
+        "images/s",
+        "peak memory",
     ]
+    rows = []
     for r in records:
         seconds = r["time_to_target_s"]
         to_target = f"{seconds:.0f} s" if seconds is not None else "not reached"
         memory = f"{r['host_peak_rss_mb']:,.0f} MB"
         if "gpu_peak_mb" in r:
             memory += f" (GPU {r['gpu_peak_mb']:,.0f} MB)"
-        lines.append(
-            f"| {r['what']} | {r['params']:,} | {r['macs_per_image']:,} "
-            f"| {r['target_accuracy']:.1%} "
-            f"| {to_target} "
-            f"| {r['first_epoch_at_target'] or '-'} of {r['epochs_run']} "
-            f"| {r['seconds_per_epoch']:.1f} | {r['images_per_second']:,.0f} | {memory} |"
+        rows.append(
+            [
+                r["what"],
+                f"{r['params']:,}",
+                f"{r['macs_per_image']:,}",
+                f"{r['target_accuracy']:.1%}",
+                to_target,
+                f"{r['first_epoch_at_target'] or '-'} of {r['epochs_run']}",
+                f"{r['seconds_per_epoch']:.1f}",
+                f"{r['images_per_second']:,.0f}",
+                memory,
+            ]
         )
+    lines = [tables.markdown(header, rows, right=range(1, 9))]
     devices = sorted({r["device"] for r in records})
     versions = records[0]["versions"]
     lines += [

@@ -135,9 +135,10 @@ print(assignment.format_table(assignment.check(model)))
 # Twenty epochs with Adam, one log line per epoch, scored after each epoch on the
 # 10,000 test images (the course's validation set). The recipe is yours to change too:
 # `batch_size`, `learning_rate`, and `schedule` (`"constant"`, `"step"`,
-# `"inverse_time"` or `"one_cycle"`, as in DNN7). Keep `epochs=20`: the assignment
-# counts them. A changed model or recipe trains in a run folder of its own; re-running
-# the same cell loads a finished run instead of training it again.
+# `"inverse_time"` or `"one_cycle"`, as in DNN7). Keep `epochs=assignment.MAX_EPOCHS`
+# (20): the assignment counts them. A changed model or recipe trains in a run folder of
+# its own; running the same model and recipe again loads the finished run instead of
+# training it again.
 
 # %%
 recipe = models.Recipe(
@@ -177,8 +178,8 @@ print(assignment.verdict(rules))
 # that folder to your GitHub repository and submit its link.
 #
 # Before you do, check it the way it will be checked:
-# `python -m dnnsteps check notebooks/submission` prints the rules table again, from
-# the files alone. Running this cell again replaces a folder it wrote, but never one
+# `python -m dnnsteps check notebooks/submission`, run from the repository's root
+# folder, prints the rules table again, from the files alone. Running this cell again replaces a folder it wrote, but never one
 # you have edited or one it did not write.
 
 # %%
@@ -204,6 +205,6 @@ print(
 # 3. Switch the recipe to `schedule="one_cycle"` with `learning_rate=0.01`. Compare the
 #    last five epochs' validation accuracy with the constant rate's: is the accuracy
 #    steadier at the end?
-# 4. Replace the output block with `layers.Flatten()` and `layers.Dense(10,
-#    use_bias=False)` and run the check cells: which rules fail, and what does the
-#    review say about it?
+# 4. Replace the output block's 1x1 convolution and global average pooling with
+#    `layers.Flatten()` and `layers.Dense(10, use_bias=False)` (keep the softmax) and
+#    run the check cells: which rules fail, and what does the review say about it?

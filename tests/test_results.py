@@ -3,6 +3,7 @@
 The numbers come from the steps' recipes, so a recipe change does not break these.
 """
 
+import dataclasses
 import json
 import types
 
@@ -11,6 +12,7 @@ import pytest
 
 from dnnsteps import models, results
 from dnnsteps.errors import DnnstepsError
+from dnnsteps.records import RunRecord, RunSummary
 
 
 def recipe(name):
@@ -131,15 +133,16 @@ def test_a_missed_target_is_shown_in_the_table():
     assert f"| no: best val accuracy {below('dnn8'):.2%} < target" in table
 
 
-def test_finish_saves_the_record_beside_the_run(tmp_path, capsys):
+def test_finish_saves_the_record_beside_the_run(tmp_path, capsys, run_record):
     # One 1x1 convolution on 2x2 images: 4 positions x 1x1x1x3 weights = 12 MACs.
     model = keras.Sequential([keras.Input((2, 2, 1)), keras.layers.Conv2D(3, 1)])
-    summary = {k: v for k, v in record().items() if k not in ("macs_per_image", "device")}
-    summary.update(seed=0, train_size=60_000)
+    own = {f.name for f in dataclasses.fields(RunSummary)}
+    summary = {k: v for k, v in run_record(model="dnn8").items() if k in own}
     run = types.SimpleNamespace(summary=summary, model=model, run_dir=str(tmp_path))
     got = results.finish(run, {"accuracy": 0.99, "loss": 0.03}, "DNN8_x")
     saved = json.loads((tmp_path / "result.json").read_text())
-    assert saved == got
+    assert saved == got and saved["schema"] == RunRecord.SCHEMA
+    assert RunRecord.load(tmp_path / "result.json").notebook == "DNN8_x"
     assert saved["macs_per_image"] == 12 and saved["notebook"] == "DNN8_x"
     assert (saved["test_accuracy"], saved["test_loss"]) == (0.99, 0.03)
     assert saved["best_val_accuracy"] == summary["best_val_accuracy"]

@@ -12,6 +12,7 @@ import pytest
 from dnnsteps import rundir, suite, train
 from dnnsteps.errors import ConfigError, DataError, RunDirError
 from dnnsteps.models import Recipe
+from dnnsteps.records import RunRecord
 from dnnsteps.rundir import RunDir
 
 RECIPE = Recipe(epochs=3, target_accuracy=0.5, batch_size=32)
@@ -222,7 +223,7 @@ def test_clear_removes_every_file_of_the_run_and_nothing_else(tmp_path, data):
     fit(run_dir, data)
     (run_dir / "tensorboard").mkdir()
     run = RunDir(run_dir)
-    run.write_result({"test_accuracy": 0.5})
+    run.result_file.write_text("{}")
     (run_dir / "final.tmp.weights.h5").write_bytes(b"torn")
     (run_dir / "notes.txt").write_text("mine")
     run.clear()
@@ -264,7 +265,7 @@ def test_changed_settings_train_in_their_own_default_folder(tmp_path, data, monk
     assert (first.run_dir / "summary.json").exists()
 
 
-def test_suite_force_clears_every_variant_of_a_notebooks_runs(tmp_path):
+def test_suite_force_clears_every_variant_of_a_notebooks_runs(tmp_path, run_record):
     for name in (
         "dnn1-seed0-aaaa1111",
         "dnn1-seed0-bbbb2222",
@@ -279,5 +280,27 @@ def test_suite_force_clears_every_variant_of_a_notebooks_runs(tmp_path):
         "dnn1-seed0-bbbb2222",
         "dnn1-seed2-cccc3333",
     ]
-    RunDir(tmp_path / "dnn1-seed0-bbbb2222").write_result({"test_accuracy": 0.9})
-    assert suite._notebook_result(tmp_path, "dnn1") == {"test_accuracy": 0.9}
+    record = RunRecord.from_json(run_record(test_accuracy=0.9))
+    record.save(RunDir(tmp_path / "dnn1-seed0-bbbb2222").result_file)
+    assert suite._notebook_result(tmp_path, "dnn1") == record
+
+
+def test_the_same_layers_built_again_are_the_same_architecture():
+    """Re-running a notebook's model cell renames its layers (conv2d_7, ...); the run
+    it trained must still be found, and the step's own build must match it."""
+    import keras
+
+    from dnnsteps import models
+    from dnnsteps.rundir import architecture_id
+
+    def cell():
+        return keras.Sequential(
+            [keras.Input((28, 28, 1)), keras.layers.Conv2D(4, 3), keras.layers.ReLU()]
+        )
+
+    first, again = cell(), cell()
+    assert [layer.name for layer in first.layers] != [layer.name for layer in again.layers]
+    assert architecture_id(first) == architecture_id(again)
+    wider = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(5, 3)])
+    assert architecture_id(wider) != architecture_id(first)
+    assert architecture_id(models.build("dnn3")) == architecture_id(models.build("dnn3"))

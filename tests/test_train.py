@@ -10,6 +10,7 @@ import pytest
 
 from dnnsteps import checkpoints, config, models, train
 from dnnsteps.errors import CheckpointError, ConfigError, DataError, RunDirError
+from dnnsteps.records import RunSummary
 
 METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "lr")
 
@@ -32,6 +33,8 @@ def test_smoke_run_beats_chance(tmp_path, monkeypatch):
     assert s["best_val_accuracy"] > 0.2  # chance is 0.1
     assert s["params"] == models.build("dnn8").count_params()
     assert (tmp_path / "run" / "best.keras").exists()
+    # The summary is written as a typed, versioned record and reads back as returned.
+    assert RunSummary.load(tmp_path / "run" / "summary.json").to_json() == s
 
 
 def test_full_mode_forced_overrides_smoke(monkeypatch):

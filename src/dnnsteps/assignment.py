@@ -20,7 +20,7 @@ from pathlib import Path
 
 import keras
 
-from . import layers
+from . import layers, tables
 from .errors import DnnstepsError
 
 MAX_PARAMS = 15_000
@@ -122,12 +122,8 @@ def failures(results) -> list[str]:
 
 def format_table(results) -> str:
     """A Markdown table: rule | required | actual | passed."""
-    lines = ["| rule | required | actual | passed |", "| --- | --- | --- | --- |"]
-    lines += [
-        f"| {r.rule} | {r.required} | {r.actual} | {'yes' if r.passed else 'NO'} |"
-        for r in results
-    ]
-    return "\n".join(lines)
+    rows = [[r.rule, r.required, r.actual, "yes" if r.passed else "NO"] for r in results]
+    return tables.markdown(["rule", "required", "actual", "passed"], rows)
 
 
 def verdict(results) -> str:

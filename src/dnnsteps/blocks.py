@@ -9,7 +9,7 @@ layer's output shape and receptive field can be read line by line.
 
 import keras
 
-from .errors import ConfigError
+from .errors import ConfigError, is_number
 
 NUM_CLASSES = 10
 
@@ -18,11 +18,7 @@ KINDS = ("dropout", "spatial")
 
 
 def validate_rate(rate: float) -> float:
-    if (
-        not isinstance(rate, (int, float))
-        or isinstance(rate, bool)
-        or not 0.0 <= rate < 1.0
-    ):
+    if not is_number(rate) or not 0.0 <= rate < 1.0:
         raise ConfigError(f"dropout must be a number in [0, 1), got {rate!r}.")
     return float(rate)
 

@@ -144,14 +144,14 @@ def _train(args) -> int:
 
 
 def _summary(args) -> int:
-    from . import complexity, models, receptive_field, review
+    from . import models, receptive_field, review
 
     model = models.build(args.model)
     model.summary()
     print()
     receptive_field.print_table(model)
     print(f"\nparameters: {model.count_params():,}")
-    print(f"multiply-adds per image: {complexity.macs_per_image(model):,}")
+    print(f"multiply-adds per image: {receptive_field.macs_per_image(model):,}")
     review.print_review(model)
     return 0
 

@@ -14,6 +14,8 @@ import functools
 import os
 import platform
 
+from .errors import ConfigError, is_integer
+
 SMOKE_TRAIN_SIZE = 2000
 SMOKE_TEST_SIZE = 1000
 SMOKE_EPOCHS = 2
@@ -70,9 +72,7 @@ def seed_everything(seed: int, deterministic: bool = True) -> None:
     global _determinism_on
     import keras
 
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        from .errors import ConfigError
-
+    if not is_integer(seed) or seed < 0:
         raise ConfigError(f"seed must be an integer >= 0, got {seed!r}.")
     keras.utils.set_random_seed(seed)
     if deterministic and not _determinism_on and keras.backend.backend() == "tensorflow":

@@ -1,4 +1,7 @@
-"""One exception family, so callers (and the CLI) can tell user mistakes from bugs."""
+"""One exception family, so callers (and the CLI) can tell user mistakes from bugs,
+and the two type checks every validation shares."""
+
+import numbers
 
 
 class DnnstepsError(Exception):
@@ -19,3 +22,13 @@ class CheckpointError(DnnstepsError):
 
 class RunDirError(DnnstepsError, OSError):
     """The run directory cannot be written."""
+
+
+def is_integer(value) -> bool:
+    """An int or NumPy integer, but not a bool: ``True`` is not an epoch count."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def is_number(value) -> bool:
+    """An int or float (NumPy's too), but not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import assignment, config, data
+from . import assignment, config, data, tables
 from .errors import DnnstepsError
 
 COLUMNS = (
@@ -159,8 +159,5 @@ def to_csv(grades) -> str:
 
 
 def to_markdown(grades) -> str:
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + " --- |" * len(COLUMNS)]
-    for g in grades:
-        cells = [str(v).replace("|", "\\|") for v in g.row().values()]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    rows = [[str(v).replace("|", "\\|") for v in g.row().values()] for g in grades]
+    return tables.markdown(COLUMNS, rows)

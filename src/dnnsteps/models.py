@@ -22,7 +22,7 @@ from .blocks import (
     validate_kind,
     validate_rate,
 )
-from .errors import ConfigError
+from .errors import ConfigError, is_integer, is_number
 
 INPUT_SHAPE = (28, 28, 1)
 BLOCKS = ("c1", "c2", "t1", "c3", "c4", "c5")  # every block but the output block
@@ -47,16 +47,16 @@ class Recipe:
     label_smoothing: float = 0.0
 
     def __post_init__(self):
-        if isinstance(self.hold_last, bool) or not isinstance(self.hold_last, int):
+        if not is_integer(self.hold_last):
             raise ConfigError(f"hold_last must be an integer, got {self.hold_last!r}.")
         if self.hold_last < 0:
             raise ConfigError(f"hold_last must be >= 0, got {self.hold_last}.")
         for name in ("epochs", "batch_size"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not is_integer(value) or value < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}.")
         lr = self.learning_rate
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < 10:
+        if not is_number(lr) or not 0 < lr < 10:
             raise ConfigError(f"learning_rate must be a number in (0, 10), got {lr!r}.")
         validate_rate(self.dropout)
         validate_kind(self.dropout_kind)

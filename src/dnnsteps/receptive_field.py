@@ -5,10 +5,13 @@ where k is the kernel, d the dilation, s the stride and j the jump (the
 distance in input pixels between neighbouring outputs). Layers that do not
 look at neighbours (BN, activations, dropout, 1x1 convs) leave r and j alone.
 Functional models with branches take the largest field over their inputs.
+
+The same layer geometry gives a model's cost to run: ``macs_per_image``.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import keras
@@ -218,3 +221,24 @@ def print_table(model) -> None:
 
 def final_receptive_field(model) -> int:
     return receptive_fields(model)[-1].rf
+
+
+# Cost to run ----------------------------------------------------------------------
+
+
+def macs_per_image(model) -> int:
+    """Multiply-accumulates of one forward pass (convolutions and Dense layers).
+
+    A convolution does one multiply-add per kernel weight at each output position;
+    the kernel's last axis is the output channels (Conv2D) or the depth multiplier
+    (DepthwiseConv2D), so the same product counts both. Normalisation, pooling and
+    activations are left out: they cost a few operations per value, not per weight.
+    """
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)):
+            positions = math.prod(layer.output.shape[1:3])
+            total += positions * math.prod(layer.kernel.shape)
+        elif isinstance(layer, keras.layers.Dense):
+            total += math.prod(layer.kernel.shape)
+    return int(total)

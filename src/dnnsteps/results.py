@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import time
 from pathlib import Path
 
-from . import complexity, config, models
+from . import config, models, receptive_field, tables
 from .errors import DnnstepsError
-from .rundir import RunDir, atomic_json
+from .records import RunRecord, RunSummary, load_metrics
+from .rundir import RunDir
 
 STARTED = time.time()  # when dnnsteps was imported: a notebook's setup cell
 TABLE_START = "<!-- results:start -->"
@@ -24,18 +25,18 @@ class TargetMissed(DnnstepsError, AssertionError):
 
 def finish(run, test: dict, notebook: str) -> dict:
     """Record what this run was (and on what), print it, and save it beside the run."""
-    summary = run.summary
-    record = {
-        **summary,
-        "notebook": notebook,
-        "test_accuracy": test["accuracy"],
-        "test_loss": test["loss"],
-        "macs_per_image": complexity.macs_per_image(run.model),
-        "wall_seconds": round(time.time() - STARTED, 1),
-        "device": config.device_name(),
-        "versions": config.versions(),
-    }
-    RunDir(run.run_dir).write_result(record)
+    record = RunRecord.from_summary(
+        RunSummary.from_json(run.summary),
+        notebook=notebook,
+        test_accuracy=test["accuracy"],
+        test_loss=test["loss"],
+        macs_per_image=receptive_field.macs_per_image(run.model),
+        wall_seconds=round(time.time() - STARTED, 1),
+        device=config.device_name(),
+        versions=config.versions(),
+    )
+    record.save(RunDir(run.run_dir).result_file)
+    record = record.to_json()
     print(f"notebook: {notebook} ({record['mode']} mode)")
     print(
         f"seed {record['seed']}, {record['epochs']} epochs, {record['train_size']:,} training images"
@@ -49,10 +50,26 @@ def finish(run, test: dict, notebook: str) -> dict:
     return record
 
 
+def recipe_of(record: dict) -> models.Recipe:
+    """The recipe a record's run trained with; its step's recipe for records without one.
+
+    A record is judged by the rules it ran under, not by a recipe changed since.
+    """
+    stored = record.get("recipe")
+    if not stored:
+        return models.get_step(record["model"]).recipe
+    known = {f.name for f in dataclasses.fields(models.Recipe)}
+    try:
+        return models.Recipe(**{k: v for k, v in stored.items() if k in known})
+    except TypeError as exc:
+        raise DnnstepsError(
+            f"the {record.get('model', '?')} record's recipe is incomplete ({exc})."
+        ) from None
+
+
 def check_targets(record: dict) -> list[str]:
-    """What a run failed to reach (empty when it met every target of its step)."""
-    step = models.get_step(record["model"])
-    recipe = step.recipe
+    """What a run failed to reach (empty when it met every target of its recipe)."""
+    recipe = recipe_of(record)
     problems = []
     if record["mode"] == "smoke":
         # One epoch on 2,000 images shows learning, not the target. Training
@@ -131,7 +148,7 @@ def reference_metrics() -> dict:
     """
     for candidate in (Path("../results/metrics.json"), Path("results/metrics.json")):
         if candidate.exists():
-            return load_metrics(candidate)
+            return {name: r.to_json() for name, r in load_metrics(candidate).items()}
     return {}
 
 
@@ -169,30 +186,36 @@ def compare(summary: dict, notebook: str, previous: str) -> str:
 # The suite's results ---------------------------------------------------------
 
 
-def load_metrics(path) -> dict:
-    path = Path(path)
-    return json.loads(path.read_text()) if path.exists() else {}
-
-
-def save_metrics(metrics: dict, path) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    atomic_json(path, metrics)
-
-
 def results_table(metrics: dict) -> str:
-    lines = [
-        "| notebook | params | MACs/image | best val acc (epoch) | test acc | target | first epoch at target | target met | s/epoch |",
-        "| --- | ---: | ---: | --- | ---: | --- | ---: | --- | ---: |",
+    header = [
+        "notebook",
+        "params",
+        "MACs/image",
+        "best val acc (epoch)",
+        "test acc",
+        "target",
+        "first epoch at target",
+        "target met",
+        "s/epoch",
     ]
+    rows = []
     for name in sorted(metrics):
         m = metrics[name]
-        lines.append(
-            f"| {name} | {m['params']:,} | {m['macs_per_image']:,} "
-            f"| {m['best_val_accuracy']:.2%} ({m['best_epoch']}) | {m['test_accuracy']:.2%} "
-            f"| {m['target_accuracy']:.2%} | {m['first_epoch_at_target'] or '-'} "
-            f"| {'yes' if not check_targets(m) else 'no: ' + '; '.join(check_targets(m))} "
-            f"| {m['seconds_per_epoch']:.0f} |"
+        problems = check_targets(m)
+        rows.append(
+            [
+                name,
+                f"{m['params']:,}",
+                f"{m['macs_per_image']:,}",
+                f"{m['best_val_accuracy']:.2%} ({m['best_epoch']})",
+                f"{m['test_accuracy']:.2%}",
+                f"{m['target_accuracy']:.2%}",
+                m["first_epoch_at_target"] or "-",
+                "yes" if not problems else "no: " + "; ".join(problems),
+                f"{m['seconds_per_epoch']:.0f}",
+            ]
         )
+    lines = [tables.markdown(header, rows, right=(1, 2, 4, 6, 8))]
     devices = sorted({m["device"] for m in metrics.values()})
     total = sum(m.get("notebook_seconds", m["wall_seconds"]) for m in metrics.values())
     lines.append("")
@@ -234,20 +257,27 @@ def lowest_held(record: dict) -> dict[str, float]:
 
 
 def seeds_table(record: dict) -> str:
-    """A model's multi-seed record (see ``beyond.record``) as a README table."""
+    """A model's multi-seed record (see ``seeds.record``) as a README table."""
     last = record["hold_last"] or 1
-    lines = [
-        f"| seed | val accuracy, last {last} epochs | lowest | best (epoch) | holds {record['target_accuracy']:.2%} |",
-        "| ---: | --- | ---: | --- | --- |",
+    header = [
+        "seed",
+        f"val accuracy, last {last} epochs",
+        "lowest",
+        "best (epoch)",
+        f"holds {record['target_accuracy']:.2%}",
     ]
     lowest = lowest_held(record)
-    for seed, s in sorted(record["seeds"].items()):
-        tail = s["val_accuracy_curve"][-last:]
-        lines.append(
-            f"| {seed} | {', '.join(f'{v:.2%}' for v in tail)} | {lowest[seed]:.2%} "
-            f"| {s['best_val_accuracy']:.2%} ({s['best_epoch']}) "
-            f"| {'yes' if not s['problems'] else 'no'} |"
-        )
+    rows = [
+        [
+            seed,
+            ", ".join(f"{v:.2%}" for v in s["val_accuracy_curve"][-last:]),
+            f"{lowest[seed]:.2%}",
+            f"{s['best_val_accuracy']:.2%} ({s['best_epoch']})",
+            "yes" if not s["problems"] else "no",
+        ]
+        for seed, s in sorted(record["seeds"].items())
+    ]
+    lines = [tables.markdown(header, rows, right=(0, 2))]
     epochs = sorted({s["epochs"] for s in record["seeds"].values()})
     lines += [
         "",

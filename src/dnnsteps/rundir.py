@@ -153,10 +153,21 @@ def sha256(path: Path) -> str:
 # Identity ------------------------------------------------------------------------
 
 
+def _without_names(value):
+    """A layer configuration with every ``name`` removed: Keras numbers automatic
+    names per session (conv2d, conv2d_1, ...), so the same layers built twice, or
+    built by a notebook and by ``models.build``, would otherwise look different."""
+    if isinstance(value, dict):
+        return {k: _without_names(v) for k, v in value.items() if k != "name"}
+    if isinstance(value, list):
+        return [_without_names(v) for v in value]
+    return value
+
+
 def architecture_id(model) -> str:
-    """A short hash of the model's layer configuration (not its weights)."""
-    config = json.dumps(json.loads(model.to_json())["config"]["layers"], sort_keys=True)
-    return hashlib.sha256(config.encode()).hexdigest()[:16]
+    """A short hash of the model's layer configuration (not its weights or names)."""
+    layers = _without_names(json.loads(model.to_json())["config"]["layers"])
+    return hashlib.sha256(json.dumps(layers, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _comparable(identity: dict) -> dict:
@@ -539,13 +550,6 @@ class RunDir:
         if summary.get("final_weights_sha256") != sha256(self.final_weights):
             return None
         return summary
-
-    def write_summary(self, summary: dict) -> None:
-        atomic_json(self.summary_file, summary)
-
-    def write_result(self, record: dict) -> None:
-        """A notebook's closing record, beside the run (``clear`` removes it)."""
-        atomic_json(self.result_file, record)
 
     def invalidate_results(self) -> None:
         """More epochs are coming: what described the shorter run no longer holds."""

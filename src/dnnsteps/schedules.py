@@ -9,14 +9,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from .errors import ConfigError
+from .errors import ConfigError, is_integer, is_number
 
 Schedule = Callable[[int], float]
 NAMES = ("constant", "inverse_time", "step", "one_cycle")
 
 
 def _positive(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+    if not is_number(value) or not value > 0:
         raise ConfigError(f"{name} must be a positive number, got {value!r}.")
     if not math.isfinite(value):
         raise ConfigError(f"{name} must be finite, got {value!r}.")
@@ -24,13 +24,13 @@ def _positive(name: str, value) -> float:
 
 
 def _non_negative(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+    if not is_number(value) or not value >= 0:
         raise ConfigError(f"{name} must be a number >= 0, got {value!r}.")
     return float(value)
 
 
 def _epoch(epoch) -> int:
-    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+    if not is_integer(epoch) or epoch < 0:
         raise ConfigError(f"epoch must be an integer >= 0, got {epoch!r}.")
     return epoch
 
@@ -56,7 +56,7 @@ def step(lr0: float = 0.01, factor: float = 0.1, every: int = 5) -> Schedule:
     """Multiply by ``factor`` every ``every`` epochs."""
     lr0 = _positive("lr0", lr0)
     factor = _positive("factor", factor)
-    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+    if not is_integer(every) or every < 1:
         raise ConfigError(f"every must be an integer >= 1, got {every!r}.")
     return lambda epoch: lr0 * factor ** (_epoch(epoch) // every)
 
@@ -78,9 +78,9 @@ def one_cycle(
     still annealing.
     """
     peak = _positive("peak", peak)
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+    if not is_integer(epochs) or epochs < 1:
         raise ConfigError(f"epochs must be an integer >= 1, got {epochs!r}.")
-    if isinstance(tail, bool) or not isinstance(tail, int) or tail < 0:
+    if not is_integer(tail) or tail < 0:
         raise ConfigError(f"tail must be an integer >= 0, got {tail!r}.")
     epochs = max(1, epochs - tail)  # a short (smoke) run keeps at least one cycle epoch
     if not 0.0 <= warmup < 1.0:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from . import config, models, train
-from .results import TargetMissed, check_targets
-from .rundir import atomic_json
+from . import config, models, tables, train
+from .records import SeedResult, SeedsRecord
+from .results import TargetMissed, check_targets, recipe_of
 
 SEEDS = (0, 1, 2)
 
@@ -39,53 +39,65 @@ def train_seeds(
 
 def table(summaries: list[dict]) -> str:
     """Per seed: the last epochs the rule looks at, their minimum, and the verdict."""
-    recipe = models.get_step(summaries[0]["model"]).recipe
+    recipe = recipe_of(summaries[0])
     last = recipe.hold_last or 1
-    lines = [
-        f"| seed | params | epochs | last {last} epochs' val accuracy | lowest | best (epoch) | holds {recipe.target_accuracy:.2%} |",
-        "| ---: | ---: | ---: | --- | ---: | --- | --- |",
+    header = [
+        "seed",
+        "params",
+        "epochs",
+        f"last {last} epochs' val accuracy",
+        "lowest",
+        "best (epoch)",
+        f"holds {recipe.target_accuracy:.2%}",
     ]
+    rows = []
     for s in summaries:
         tail = s["val_accuracy_curve"][-last:]
         verdict = "yes" if not check_targets(s) else "no"
         if s["mode"] == "smoke":
             verdict = f"smoke run: {'learned' if verdict == 'yes' else 'did not learn'}"
-        lines.append(
-            f"| {s['seed']} | {s['params']:,} | {s['epochs']} "
-            f"| {', '.join(f'{v:.2%}' for v in tail)} | {min(tail):.2%} "
-            f"| {s['best_val_accuracy']:.2%} ({s['best_epoch']}) | {verdict} |"
+        rows.append(
+            [
+                s["seed"],
+                f"{s['params']:,}",
+                s["epochs"],
+                ", ".join(f"{v:.2%}" for v in tail),
+                f"{min(tail):.2%}",
+                f"{s['best_val_accuracy']:.2%} ({s['best_epoch']})",
+                verdict,
+            ]
         )
-    return "\n".join(lines)
+    return tables.markdown(header, rows, right=(0, 1, 2, 4))
 
 
 def record(summaries: list[dict], notebook: str) -> dict:
     """What the seeds showed, saved beside the runs (the suite copies it to results/)."""
-    rec = {
-        "model": summaries[0]["model"],
-        "notebook": notebook,
-        "mode": summaries[0]["mode"],
-        "params": summaries[0]["params"],
-        "target_accuracy": summaries[0]["target_accuracy"],
-        "hold_last": models.get_step(summaries[0]["model"]).recipe.hold_last,
-        "seeds": {
-            str(s["seed"]): {
-                "val_accuracy_curve": s["val_accuracy_curve"],
-                "best_val_accuracy": s["best_val_accuracy"],
-                "best_epoch": s["best_epoch"],
-                "epochs": s["epochs"],
-                "seconds_per_epoch": s["seconds_per_epoch"],
-                "problems": check_targets(s),
-            }
+    first = summaries[0]
+    rec = SeedsRecord(
+        model=first["model"],
+        notebook=notebook,
+        mode=first["mode"],
+        params=first["params"],
+        target_accuracy=first["target_accuracy"],
+        hold_last=recipe_of(first).hold_last,
+        seeds={
+            str(s["seed"]): SeedResult(
+                val_accuracy_curve=s["val_accuracy_curve"],
+                best_val_accuracy=s["best_val_accuracy"],
+                best_epoch=s["best_epoch"],
+                epochs=s["epochs"],
+                seconds_per_epoch=s["seconds_per_epoch"],
+                problems=check_targets(s),
+            )
             for s in summaries
         },
-        "device": config.device_name(),
-        "versions": config.versions(),
-    }
+        device=config.device_name(),
+        versions=config.versions(),
+    )
     root = Path(os.environ.get(train.RUNS_ENV, "runs"))
-    smoke = "-smoke" if rec["mode"] == "smoke" else ""
-    root.mkdir(parents=True, exist_ok=True)
-    atomic_json(root / f"{rec['model']}{smoke}-seeds.json", rec)
-    return rec
+    smoke = "-smoke" if rec.mode == "smoke" else ""
+    rec.save(root / f"{rec.model}{smoke}-seeds.json")
+    return rec.to_json()
 
 
 def verdict(summaries: list[dict], strict: bool | None = None) -> bool:

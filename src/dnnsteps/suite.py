@@ -14,7 +14,7 @@ from pathlib import Path
 
 from nbclient.exceptions import CellExecutionError
 
-from . import models, notebooks, results
+from . import models, notebooks, records, results
 from .errors import DnnstepsError
 from .rundir import RunDir
 
@@ -34,13 +34,13 @@ def _notebook_runs(runs_root: Path, step: str) -> list[RunDir]:
     return [RunDir(p) for p in found if p.is_dir() and "-smoke" not in p.name]
 
 
-def _notebook_result(runs_root: Path, step: str) -> dict:
-    """The newest ``result.json`` among the step's own runs (empty when none)."""
+def _notebook_result(runs_root: Path, step: str) -> records.RunRecord | None:
+    """The newest ``result.json`` among the step's own runs (None when none)."""
     own = [r.result_file for r in _notebook_runs(runs_root, step)]
     own = [f for f in own if f.parent.name.startswith(f"{step}-seed{SEED}-") and f.exists()]
     if not own:
-        return {}
-    return results.load_metrics(max(own, key=lambda f: f.stat().st_mtime))
+        return None
+    return records.RunRecord.load(max(own, key=lambda f: f.stat().st_mtime))
 
 
 def _progress(runs_root: Path, step: str, label: str, stop: threading.Event):
@@ -65,7 +65,18 @@ def _progress(runs_root: Path, step: str, label: str, stop: threading.Event):
             )
 
 
-def run_notebook(path: Path, runs_root: Path, label: str, force: bool) -> dict:
+def kernel_env(runs_root: Path) -> dict:
+    """The environment a notebook's kernel runs in: full mode, strict targets, the
+    suite's runs folder. This process's own environment is left as it is."""
+    env = {k: v for k, v in os.environ.items() if k != "DNNSTEPS_SMOKE"}
+    env.update(DNNSTEPS_FULL="1", DNNSTEPS_STRICT="1", DNNSTEPS_RUNS=str(runs_root))
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return env
+
+
+def run_notebook(
+    path: Path, runs_root: Path, label: str, force: bool
+) -> records.RunRecord | None:
     from nbclient import NotebookClient
 
     nb = notebooks.read(path)
@@ -89,7 +100,7 @@ def run_notebook(path: Path, runs_root: Path, label: str, force: bool) -> dict:
             extra_arguments=["--IPKernelApp.capture_fd_output=False"],
             resources={"metadata": {"path": str(path.parent)}},
         )
-        client.execute()
+        client.execute(env=kernel_env(runs_root))
     finally:
         stop.set()
         watcher.join()
@@ -97,9 +108,9 @@ def run_notebook(path: Path, runs_root: Path, label: str, force: bool) -> dict:
     elapsed = time.time() - started
     print(f"  {label}: done in {elapsed / 60:.1f} min", flush=True)
     record = _notebook_result(runs_root, step)
-    if record:
+    if record is not None:
         # The whole notebook, extra sections included, as the suite timed it.
-        record["notebook_seconds"] = round(elapsed, 1)
+        record.notebook_seconds = round(elapsed, 1)
     return record
 
 
@@ -116,13 +127,8 @@ def run_suite(root=".", only=None, force: bool = False) -> dict:
                 f"no notebook matches {only}; names start DNN1..DNN8 or CODE9."
             )
     metrics_file = root / "results" / "metrics.json"
-    metrics = results.load_metrics(metrics_file)
+    metrics = records.load_metrics(metrics_file)
     runs_root = root / "runs"
-    os.environ["DNNSTEPS_FULL"] = "1"
-    os.environ["DNNSTEPS_STRICT"] = "1"  # a missed target fails its notebook
-    os.environ.pop("DNNSTEPS_SMOKE", None)
-    os.environ["DNNSTEPS_RUNS"] = str(runs_root)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     failed = []
     for i, path in enumerate(paths, 1):
         label = f"[{i}/{len(paths)}] {path.stem}"
@@ -141,14 +147,15 @@ def run_suite(root=".", only=None, force: bool = False) -> dict:
             # table (marked as missed) rather than dropping the notebook.
             step = notebooks.step_of(notebooks.read(path))
             record = _notebook_result(runs_root, step)
-            if not record:
+            if record is None:
                 continue
-        if not record:  # a notebook that is not a step (CODE9) records no result
+        if record is None:  # a notebook that is not a step (CODE9) records no result
             continue
         # Re-read before saving: another run of the suite may have recorded meanwhile.
-        metrics = {**results.load_metrics(metrics_file), path.stem: record}
-        results.save_metrics(metrics, metrics_file)
+        metrics = {**records.load_metrics(metrics_file), path.stem: record}
+        records.save_metrics(metrics, metrics_file)
         _collect_seeds(runs_root, root / "results")
+    metrics = {name: record.to_json() for name, record in metrics.items()}
     rebuild(root, metrics)
     if failed:
         raise SuiteFailed(
@@ -162,7 +169,8 @@ def _collect_seeds(runs_root: Path, results_dir: Path) -> None:
     for found in runs_root.glob("*-seeds.json"):
         if "-smoke-" not in found.name:
             model = found.name.removesuffix("-seeds.json")
-            (results_dir / f"{model}_seeds.json").write_text(found.read_text())
+            record = records.SeedsRecord.load(found)
+            record.save(results_dir / f"{model}_seeds.json")
 
 
 def rebuild(root: Path, metrics: dict) -> None:
@@ -172,7 +180,8 @@ def rebuild(root: Path, metrics: dict) -> None:
     results.update_readme(root / "README.md", metrics)
     seeds = root / "results" / "dnn8_seeds.json"
     if seeds.exists():
-        results.update_readme_seeds(root / "README.md", results.load_metrics(seeds))
+        record = records.SeedsRecord.load(seeds).to_json()
+        results.update_readme_seeds(root / "README.md", record)
     curves = {name: m["val_accuracy_curve"] for name, m in metrics.items()}
     import matplotlib
 

@@ -19,8 +19,9 @@ import numpy as np
 
 from . import config, data, models
 from .config import default_strategy, seed_everything
-from .errors import ConfigError, DataError
+from .errors import ConfigError, DataError, is_integer
 from .models import Recipe
+from .records import RunSummary
 from .rundir import RunDir, architecture_id, crash_point, settings_id, sha256
 
 RUNS_ENV = "DNNSTEPS_RUNS"
@@ -197,7 +198,7 @@ SEED_LIMIT = 2**32  # NumPy's global seed (set by keras.utils.set_random_seed) m
 
 
 def check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+    if not is_integer(seed):
         raise ConfigError(f"seed must be an integer >= 0, got {seed!r}.")
     if not 0 <= seed < SEED_LIMIT:
         raise ConfigError(
@@ -302,30 +303,30 @@ def resolve(
     return Plan(name, recipe, seed, bool(smoke))
 
 
-def summarise(rows: list[dict], recipe: Recipe, keras_model, **extra) -> dict:
+def summarise(rows: list[dict], recipe: Recipe, keras_model, **extra) -> RunSummary:
     """Best validation accuracy, first epoch at target, speed, from the epoch log."""
     val = [r["val_accuracy"] for r in rows]
     best = int(np.argmax(val)) if val else None
     at_target = [r["epoch"] for r in rows if r["val_accuracy"] >= recipe.target_accuracy]
     seconds = [r["seconds"] for r in rows]
     to_target = round(float(np.sum(seconds[: at_target[0]])), 1) if at_target else None
-    return {
-        "params": int(keras_model.count_params()),
-        "epochs": len(rows),
-        "best_val_accuracy": float(val[best]) if val else None,
-        "best_epoch": int(rows[best]["epoch"]) if val else None,
-        "final_val_accuracy": float(val[-1]) if val else None,
-        "final_train_accuracy": float(rows[-1]["accuracy"]) if rows else None,
-        "target_accuracy": recipe.target_accuracy,
-        "target_epoch": recipe.target_epoch,
-        "first_epoch_at_target": at_target[0] if at_target else None,
-        "seconds_to_target": to_target,
-        "seconds_per_epoch": round(float(np.mean(seconds)), 2) if seconds else None,
-        "total_seconds": round(float(np.sum(seconds)), 1),
-        "val_accuracy_curve": [round(v, 6) for v in val],
-        "recipe": dataclasses.asdict(recipe),
+    return RunSummary(
+        params=int(keras_model.count_params()),
+        epochs=len(rows),
+        best_val_accuracy=float(val[best]) if val else None,
+        best_epoch=int(rows[best]["epoch"]) if val else None,
+        final_val_accuracy=float(val[-1]) if val else None,
+        final_train_accuracy=float(rows[-1]["accuracy"]) if rows else None,
+        target_accuracy=recipe.target_accuracy,
+        target_epoch=recipe.target_epoch,
+        first_epoch_at_target=at_target[0] if at_target else None,
+        seconds_to_target=to_target,
+        seconds_per_epoch=round(float(np.mean(seconds)), 2) if seconds else None,
+        total_seconds=round(float(np.sum(seconds)), 1),
+        val_accuracy_curve=[round(v, 6) for v in val],
+        recipe=dataclasses.asdict(recipe),
         **extra,
-    }
+    )
 
 
 def history_from_rows(rows: list[dict]) -> keras.callbacks.History:
@@ -473,10 +474,10 @@ def train(
     run.save_keras(
         model, run.final_weights, weights_only=True, crash="final-write", epoch=last
     )
-    summary["final_weights_sha256"] = sha256(run.final_weights)
+    summary.final_weights_sha256 = sha256(run.final_weights)
     crash_point("final-saved", last)
-    run.write_summary(summary)
-    return TrainResult(model, history_from_rows(rows), summary, run.path)
+    summary.save(run.summary_file)
+    return TrainResult(model, history_from_rows(rows), summary.to_json(), run.path)
 
 
 def fit(

@@ -2,7 +2,7 @@
 
 import keras
 
-from dnnsteps import complexity
+from dnnsteps import receptive_field
 
 
 def test_a_tiny_net_costs_what_the_hand_count_says():
@@ -21,7 +21,7 @@ def test_a_tiny_net_costs_what_the_hand_count_says():
             keras.layers.Dense(5),
         ]
     )
-    assert complexity.macs_per_image(model) == 576 + 288 + 96 + 15
+    assert receptive_field.macs_per_image(model) == 576 + 288 + 96 + 15
 
 
 def test_stride_and_padding_count_output_positions_not_input_ones():
@@ -29,4 +29,4 @@ def test_stride_and_padding_count_output_positions_not_input_ones():
     model = keras.Sequential(
         [keras.Input((6, 6, 1)), keras.layers.Conv2D(2, 3, strides=2, padding="same")]
     )
-    assert complexity.macs_per_image(model) == 162
+    assert receptive_field.macs_per_image(model) == 162
