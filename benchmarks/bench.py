@@ -6,7 +6,7 @@ time to target, seconds per epoch, images per second, parameters,
 multiply-adds per image, peak memory and the device. It writes
 ``results/bench.json`` and the README's benchmark table.
 
-    python benchmarks/bench.py                # full run (about 10 min on a 2-core CPU)
+    python benchmarks/bench.py                # full run (a few minutes on a 2-core CPU)
     python benchmarks/bench.py --smoke --out /tmp/bench.json --no-readme   # a quick check
 """
 
