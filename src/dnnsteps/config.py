@@ -57,10 +57,6 @@ def strict_targets() -> bool:
     return _flag("DNNSTEPS_STRICT")
 
 
-def mode_name() -> str:
-    return "smoke" if smoke_mode() else "full"
-
-
 # Seeds ------------------------------------------------------------------------
 
 _determinism_on = False

@@ -100,23 +100,28 @@ def check_targets(record: dict) -> list[str]:
     return problems
 
 
-def verdict(record: dict, strict: bool | None = None) -> bool:
-    """Print whether the run met its step's targets; raise on a miss only when strict.
+def report(miss: str | None, passed: str, strict: bool | None = None) -> bool:
+    """Print a verdict: ``passed``, or the ``miss``, which raises instead when strict.
 
     In a notebook a miss is a result worth reading, not a traceback; the suite and
     the tests set ``DNNSTEPS_STRICT=1`` so a miss fails them.
     """
     strict = config.strict_targets() if strict is None else strict
-    problems = check_targets(record)
-    if problems:
-        message = f"{record['model']}: missed its target: " + "; ".join(problems)
+    if miss is not None:
         if strict:
-            raise TargetMissed(message)
-        print(message + ".")
+            raise TargetMissed(miss.rstrip("."))
+        print(miss)
         return False
-    what = "smoke run learned" if record["mode"] == "smoke" else "met every target"
-    print(f"{record['model']}: {what}.")
+    print(passed)
     return True
+
+
+def verdict(record: dict, strict: bool | None = None) -> bool:
+    """Print whether the run met its step's targets (see ``report``)."""
+    problems = check_targets(record)
+    miss = f"{record['model']}: missed its target: " + "; ".join(problems) + "."
+    what = "smoke run learned" if record["mode"] == "smoke" else "met every target"
+    return report(miss if problems else None, f"{record['model']}: {what}.", strict)
 
 
 # Reading a run next to the previous step's ---------------------------------

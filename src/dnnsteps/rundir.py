@@ -411,10 +411,6 @@ class RunDir:
     def write_log(self, rows) -> None:
         atomic_bytes(self.log_file, _rows_to_csv(rows))
 
-    def append_log(self, row: dict) -> None:
-        """One more epoch's row (the whole log rewritten: small, and never torn)."""
-        self.write_log([*self.read_log(), row])
-
     def restore(self, model, epochs: int) -> tuple[int, list[dict], dict | None]:
         """Load the newest good backup into ``model``: (epochs done, their log rows,
         manifest). Falls back to the backup before, or to epoch 0, with one line."""

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from . import config, models, tables, train
 from .records import SeedResult, SeedsRecord
-from .results import TargetMissed, check_targets, recipe_of
+from .results import check_targets, recipe_of, report
 
 SEEDS = (0, 1, 2)
 
@@ -101,23 +101,15 @@ def record(summaries: list[dict], notebook: str) -> dict:
 
 
 def verdict(summaries: list[dict], strict: bool | None = None) -> bool:
-    """Print whether every seed met the rule (smoke runs: whether each learned).
-
-    A miss raises only when strict (``DNNSTEPS_STRICT=1``: the suite and the tests).
-    """
-    strict = config.strict_targets() if strict is None else strict
+    """Print whether every seed met the rule (smoke runs: whether each learned); a
+    miss raises only when strict (see ``results.report``)."""
     problems = [
         f"seed {s['seed']}: {'; '.join(check_targets(s))}"
         for s in summaries
         if check_targets(s)
     ]
-    if problems:
-        message = f"{summaries[0]['model']}: does not hold: " + " | ".join(problems)
-        if strict:
-            raise TargetMissed(message)
-        print(message)
-        return False
+    model = summaries[0]["model"]
+    miss = f"{model}: does not hold: " + " | ".join(problems)
     smoke = summaries[0]["mode"] == "smoke"
-    mode = "smoke runs learned" if smoke else "holds for every seed"
-    print(f"{summaries[0]['model']}: {mode}.")
-    return True
+    passed = f"{model}: {'smoke runs learned' if smoke else 'holds for every seed'}."
+    return report(miss if problems else None, passed, strict)
