@@ -22,15 +22,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def build(name: str, seed: int):
+    import keras
+
     from dnnsteps import models
-    from dnnsteps.config import seed_everything
 
     if name == "keras_example":
         from bench import keras_example_convnet
 
-        seed_everything(seed)
+        keras.utils.set_random_seed(seed)
         return keras_example_convnet(), 128
-    return models.build(name, seed=seed), models.recipe(name).batch_size
+    return models.build(name, seed=seed), models.RECIPES[name].batch_size
 
 
 def layer_kind(op_name: str, layer_types: dict) -> tuple[str, str] | None:
@@ -61,7 +62,7 @@ def profile(name: str, steps: int, seed: int) -> collections.Counter:
     from dnnsteps import data
 
     model, batch = build(name, seed)
-    (x, y), _ = data.load_dataset()
+    (x, y), _ = data.mnist(smoke=False)
     x, y = x[: batch * steps], keras.utils.to_categorical(y[: batch * steps], 10)
     model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
     model.fit(x[: batch * 5], y[: batch * 5], batch_size=batch, verbose=0)  # warm up

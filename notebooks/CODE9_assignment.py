@@ -30,17 +30,22 @@
 # with the logs of the 20 epochs, the result of `model.evaluate` on the test set, and
 # the strategy you took.
 #
-# This notebook is the starting point. Its model works but is weak on purpose: a
-# plain stack of convolutions, no batch norm, no dropout, a constant learning rate.
-# Change the model cell (and, if you like, the training recipe), run the notebook from
-# top to bottom, and read what the checks say. The last cells write the folder you
-# hand in. Everything DNN1 to DNN8 showed is allowed; copying DNN8 is not the point.
+# This notebook is the starting point. Its model works but is weak on purpose: a plain
+# stack of convolutions with 6,088 parameters, no batch norm, no dropout, a constant
+# learning rate. You change two cells: the **recipe** (how it trains) and the **model**
+# (the function `build_model`). Then run the notebook from top to bottom: it checks your
+# design before training, trains for 20 epochs, gives the verdict, and writes the
+# folder you hand in, with your model and training code in its README. Everything DNN1
+# to DNN8 showed is allowed; copying DNN8 is not the point.
 
 # %% [markdown]
 # ## Setup
 # One cell finds or installs the helper package `dnnsteps` and imports what this
 # notebook uses. Offline, point the `MNIST_NPZ` environment variable at a copy of
-# Keras's `mnist.npz`.
+# Keras's `mnist.npz`. In Colab, to keep your runs when the session dies, mount your
+# Drive (`from google.colab import drive; drive.mount("/content/drive")`) and set
+# `RUNS = "/content/drive/MyDrive/dnnsteps-runs"` in the next cell: a training run
+# then resumes from Drive.
 
 # %%
 # Setup: find dnnsteps (installed, or this clone's src/), else install it, then import.
@@ -61,16 +66,37 @@ if importlib.util.find_spec("dnnsteps") is None:
     )
 
 import keras
-from dnnsteps import assignment, config, models, receptive_field, review, train
+import numpy as np
+from dnnsteps import data, plots, receptive_field, results, rules
+from dnnsteps.resume import resumable
 from keras import layers
 
 # %% tags=["parameters"]
-# Parameters (papermill and the tests may override them).
-STEP = "code9"  # your model's name; its run folder is named after it
-NOTEBOOK = "CODE9_assignment"
-SEED = 0  # one seed fixes Python, NumPy and TensorFlow randomness
-EPOCHS = None  # None: the recipe's 20; DNNSTEPS_SMOKE=1 trains 2 epochs on 2,000 images
-SUBMISSION = "submission"  # the folder to hand in, written beside this notebook
+SEED = 0  # fixes the initial weights and the order of the batches
+RUNS = "runs"  # where each training run is saved; in Colab, a Drive folder keeps runs
+
+# %% [markdown]
+# ## The data
+# MNIST's 60,000 training digits and 10,000 test digits, as raw pixels from 0 to 255,
+# shaped (images, 28, 28, 1). The model's first layer standardises them.
+
+# %%
+(x_train, y_train), (x_test, y_test) = data.mnist()
+print("train:", x_train.shape, " test:", x_test.shape)
+
+# %% [markdown]
+# ## The recipe
+# How your model trains; yours to change. Keep `EPOCHS = 20`: the assignment counts
+# them. `SCHEDULE = None` keeps the learning rate constant. To schedule it, set
+# `SCHEDULE` to a function of the epoch (counted from 0) that returns its rate, like
+# DNN7's, or take DNN8's: add `from dnnsteps import schedules` to this cell and set
+# `SCHEDULE = schedules.one_cycle(peak=LEARNING_RATE, epochs=EPOCHS, tail=4)`.
+
+# %% tags=["recipe"]
+EPOCHS = 20
+BATCH_SIZE = 128
+LEARNING_RATE = 0.001
+SCHEDULE = None  # or a function: epoch (from 0) -> learning rate
 
 # %% [markdown]
 # ## Your model
@@ -82,36 +108,43 @@ SUBMISSION = "submission"  # the folder to hand in, written beside this notebook
 #
 # Ideas that worked in DNN1-DNN8: batch norm after each convolution, a few more kernels
 # where they are cheap (after the max-pool), a little dropout, a learning-rate schedule
-# (set it in the recipe below). Keep `use_bias=False` on every convolution.
+# (in the recipe above). Keep `use_bias=False` on every convolution, and keep the
+# `Rescaling` layer first: the model takes raw pixels.
 
 # %% tags=["model"]
+def build_model():
+    """Your model: the layers, in order."""
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            layers.Rescaling(1 / (255 * 0.3081), offset=-0.1307 / 0.3081),  # standardise
+            # Convolution block 1: edges and gradients
+            layers.Conv2D(8, 3, use_bias=False),  # 26x26x8, RF 3
+            layers.ReLU(),
+            layers.Conv2D(12, 3, use_bias=False),  # 24x24x12, RF 5
+            layers.ReLU(),
+            # Transition block: halve the map, then merge 12 channels into 8
+            layers.MaxPooling2D(2),  # 12x12x12, RF 6
+            layers.Conv2D(8, 1, use_bias=False),  # 12x12x8, RF 6
+            layers.ReLU(),
+            # Convolution block 2: parts of digits
+            layers.Conv2D(12, 3, use_bias=False),  # 10x10x12, RF 10
+            layers.ReLU(),
+            layers.Conv2D(16, 3, use_bias=False),  # 8x8x16, RF 14
+            layers.ReLU(),
+            layers.Conv2D(16, 3, use_bias=False),  # 6x6x16, RF 18
+            layers.ReLU(),
+            # Output block: 10 class maps, the mean of each, softmax
+            layers.Conv2D(10, 1, use_bias=False),  # 6x6x10, RF 18
+            layers.GlobalAveragePooling2D(),  # 10, RF 28
+            layers.Softmax(),
+        ],
+        name="code9",
+    )
+
+
 keras.utils.set_random_seed(SEED)  # the same initial weights on every run
-model = keras.Sequential(
-    [
-        keras.Input((28, 28, 1)),
-        # Convolution block 1: edges and gradients
-        layers.Conv2D(8, 3, use_bias=False),  # 26x26x8, RF 3
-        layers.ReLU(),
-        layers.Conv2D(12, 3, use_bias=False),  # 24x24x12, RF 5
-        layers.ReLU(),
-        # Transition block: halve the map, then merge 12 channels into 8
-        layers.MaxPooling2D(2),  # 12x12x12, RF 6
-        layers.Conv2D(8, 1, use_bias=False),  # 12x12x8, RF 6
-        layers.ReLU(),
-        # Convolution block 2: parts of digits
-        layers.Conv2D(12, 3, use_bias=False),  # 10x10x12, RF 10
-        layers.ReLU(),
-        layers.Conv2D(16, 3, use_bias=False),  # 8x8x16, RF 14
-        layers.ReLU(),
-        layers.Conv2D(16, 3, use_bias=False),  # 6x6x16, RF 18
-        layers.ReLU(),
-        # Output block: 10 channels, averaged over the 6x6 map, then softmax
-        layers.Conv2D(10, 1, use_bias=False),  # 6x6x10, RF 18
-        layers.GlobalAveragePooling2D(),  # 10, RF 28
-        layers.Softmax(),
-    ],
-    name=STEP,
-)
+model = build_model()
 model.summary()
 
 # %% [markdown]
@@ -119,80 +152,135 @@ model.summary()
 # The receptive field of every layer (the last one should see the whole 28x28 digit),
 # the course's rules of thumb, and the assignment's rules that the model alone decides:
 # parameters, fully connected layers and biases, counted in every layer, nested ones
-# included. Fix anything these cells report before spending 20 epochs.
+# included. The accuracy rule waits for training. Fix anything these cells report
+# before you spend 20 epochs.
 
-# %%
+# %% tags=["nbval-check-output"]
 receptive_field.print_table(model)
 
-# %%
-review.print_review(model)
+# %% tags=["nbval-check-output"]
+rules.print_review(model)
 
-# %%
-print(assignment.format_table(assignment.check(model)))
+# %% tags=["nbval-check-output"]
+rules.print_check(model)
 
 # %% [markdown]
 # ## Training
-# Twenty epochs with Adam, one log line per epoch, scored after each epoch on the
-# 10,000 test images (the course's validation set). The recipe is yours to change too:
-# `batch_size`, `learning_rate`, and `schedule` (`"constant"`, `"step"`,
-# `"inverse_time"` or `"one_cycle"`, as in DNN7). Keep `epochs=assignment.MAX_EPOCHS`
-# (20): the assignment counts them. A changed model or recipe trains in a run folder of
-# its own; running the same model and recipe again loads the finished run instead of
-# training it again.
+# The compile and fit of DNN1 to DNN8, inside a function, `train`, so that the folder
+# you hand in can show it: twenty epochs with Adam, one log line per epoch, each scored
+# on the 10,000 test images (the course's validation set). A schedule, when the recipe
+# sets one, goes first in the list of callbacks. `resumable` saves every epoch in a run
+# folder under `RUNS`, so running this cell again resumes after the last finished epoch,
+# and a finished run loads instead of training again. A changed model, learning rate or
+# batch size trains in a run folder of its own.
 
 # %%
-recipe = models.Recipe(
-    epochs=assignment.MAX_EPOCHS,
-    target_accuracy=assignment.TARGET_ACCURACY,
-    batch_size=128,
-    learning_rate=0.001,
-    schedule="constant",
-)
-run = train.fit(model, recipe=recipe, seed=SEED, epochs=EPOCHS)
+def train(model):
+    """Compile and fit ``model`` with the recipe; returns the History of every epoch."""
+    callbacks = [resumable(RUNS, data=(x_train, y_train))]
+    if SCHEDULE is not None:  # the rate of every epoch, as in DNN7 and DNN8
+        callbacks = [keras.callbacks.LearningRateScheduler(SCHEDULE), *callbacks]
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model.fit(
+        x_train,
+        y_train,
+        batch_size=BATCH_SIZE,
+        epochs=EPOCHS,
+        validation_data=(x_test, y_test),
+        callbacks=callbacks,
+        verbose=2,
+    )
+
+
+history = train(model)
+
+# %%
+plots.training_curves(history);
 
 # %% [markdown]
 # ## Evaluation and the verdict
 # `model.evaluate` on the test set with the last epoch's weights: the weights you hand
-# in. Then every rule of the assignment, the accuracy one read from this run's log.
+# in. Then every rule of the assignment, the accuracy rule read from this run's
+# epochs: 99.4% in any of the first 20.
 
 # %%
-test = train.evaluate(run.model)
-print(f"model.evaluate: loss {test['loss']:.4f}, accuracy {test['accuracy']:.2%}")
-print(f"({'the smoke subset' if config.smoke_mode() else 'the 10,000 MNIST test images'})")
+test_loss, test_accuracy = model.evaluate(x_test, y_test, verbose=0)
+print(f"model.evaluate: loss {test_loss:.4f}, accuracy {test_accuracy:.2%}")
+print(results.best_and_final(history))
 
 # %%
-rules = assignment.check(run.model, run.history)
-print(assignment.format_table(rules))
-print()
-print(assignment.verdict(rules))
+rules.print_check(model, history)
 
 # %% [markdown]
-# The starter, as committed here, ends at 98.47% (its best epoch, 17, scored 98.73%):
-# short of 99.4% on purpose. The gap to close is yours.
+# The starter falls short of 99.4% on purpose; the table says by how much. The gap to
+# close is yours.
 #
 # ## Hand it in
-# Describe your strategy below: what you changed from the starter, why, and what each
-# change did. `assignment.submit` then writes the folder to hand in: `README.md` (your
-# strategy, the rules table, `model.evaluate`, the logs of every epoch), `model.keras`
-# (the last epoch's weights) and `log.csv` (the log in Keras's `CSVLogger` format). Push
-# that folder to your GitHub repository and submit its link.
-#
-# Before you do, check it the way it will be checked:
-# `python -m dnnsteps check notebooks/submission`, run from the repository's root
-# folder, prints the rules table again, from the files alone. Running this cell again replaces a folder it wrote, but never one
-# you have edited or one it did not write.
+# Describe your strategy in `STRATEGY` below: what you changed from the starter, why,
+# and what each change did.
 
 # %%
 STRATEGY = """
 Starter model: a plain all-convolutional net with global average pooling, no batch
 norm, no dropout and a constant learning rate. (Replace this with your strategy.)
 """
-folder = SUBMISSION if not config.smoke_mode() else os.path.join("runs", "submission-smoke")
-written = assignment.submit(run, folder, strategy=STRATEGY, evaluation=test, title=NOTEBOOK)
-print(
-    f"wrote {written}:",
-    ", ".join(sorted(p.name for p in written.iterdir() if p.name[0] != ".")),
+
+# %% [markdown]
+# The next cell writes the folder you hand in, `submission`, beside this notebook:
+#
+# * `README.md`: the rules table, your `build_model` and `train` code with the recipe,
+#   the log of every epoch, the result of `model.evaluate`, and your strategy;
+# * `model.keras`: the model with the last epoch's weights;
+# * `log.csv`: the log of every epoch, in the columns of Keras's `CSVLogger`.
+#
+# It then zips the folder into `submission.zip`, which Colab downloads. Running the
+# cell again replaces a folder it wrote, but never one you have edited or one it did
+# not write. In Colab, with your Drive mounted, `FOLDER = "/content/drive/MyDrive/submission"`
+# keeps a copy on your Drive.
+#
+# **To hand it in:** in Colab, hand in the downloaded `submission.zip` (or unzip it
+# into your GitHub repository). In a clone of this repository, commit and push the
+# `notebooks/submission` folder to your GitHub repository, `model.keras` included (git
+# does not ignore it there), and submit the link.
+
+# %%
+from dnnsteps import submission
+
+FOLDER = "submission"  # beside this notebook
+rates = "constant" if SCHEDULE is None else [round(SCHEDULE(e), 6) for e in range(EPOCHS)]
+RECIPE = f"""
+EPOCHS = {EPOCHS}
+BATCH_SIZE = {BATCH_SIZE}
+LEARNING_RATE = {LEARNING_RATE}
+# the learning rate of each epoch: {rates}
+"""
+submission.write(
+    FOLDER,
+    model,
+    history,
+    code=(build_model, train, RECIPE),
+    strategy=STRATEGY,
+    evaluation={"loss": test_loss, "accuracy": test_accuracy},
 )
+zipped = submission.offer_download(FOLDER)
+
+# %% [markdown]
+# ## Check what you hand in
+# The grader sees only the files. This cell loads `model.keras` and `log.csv` back from
+# the folder and applies the rules to them, then scores the loaded model on the test
+# set: the figure should be the last epoch's validation accuracy.
+
+# %%
+from dnnsteps import resume
+
+handed_in = resume.load_model(os.path.join(FOLDER, "model.keras"))
+rules.print_check(handed_in, resume.read_log(FOLDER))
+predicted = handed_in.predict(x_test, verbose=0).argmax(axis=1)
+print(f"the handed-in model.keras scores {np.mean(predicted == y_test):.2%}")
 
 # %% [markdown]
 # ## Try it
@@ -200,11 +288,11 @@ print(
 #    train again. How many epochs does the run now need to pass 99%? How many parameters
 #    did batch norm add?
 # 2. Give the layers after the max-pool more kernels (16 to 24), keeping the total under
-#    15,000 (`assignment.check(model)` tells you before training). Which layer's
+#    15,000 (`rules.print_check(model)` tells you before training). Which layer's
 #    parameters grow fastest, and why?
-# 3. Switch the recipe to `schedule="one_cycle"` with `learning_rate=0.01`. Compare the
-#    last five epochs' validation accuracy with the constant rate's: is the accuracy
-#    steadier at the end?
+# 3. Schedule the rate as DNN8 does: in the recipe cell, `from dnnsteps import schedules`,
+#    `LEARNING_RATE = 0.01` and `SCHEDULE = schedules.one_cycle(peak=LEARNING_RATE, epochs=EPOCHS, tail=4)`.
+#    Is the test accuracy of the last five epochs steadier than with the constant rate?
 # 4. Replace the output block's 1x1 convolution and global average pooling with
 #    `layers.Flatten()` and `layers.Dense(10, use_bias=False)` (keep the softmax) and
 #    run the check cells: which rules fail, and what does the review say about it?

@@ -21,11 +21,12 @@
 #
 # ## Overview
 # DNN2 spent 185,248 parameters on MNIST. How many of them were needed? This step
-# keeps the skeleton layer for layer and changes one thing: **far fewer kernels in
-# every layer**, 8 or 16 where DNN2 had 16 to 128. The net shrinks to 10,872
-# parameters, 17 times fewer. The recipe also trains for 10 epochs instead of 15, the
-# length DNN4 keeps, so that the next step's change can be compared with this one
-# at equal length.
+# keeps the skeleton layer for layer, standardising layer included, and changes one
+# thing in the model: **far fewer kernels in every layer**, 8 or 16 where DNN2 had 16
+# to 128. The net shrinks to 10,872 parameters, 17 times fewer. The recipe changes too:
+# **10 epochs instead of DNN2's 15**, the length DNN4 keeps, so that the next step's
+# change can be compared with this one at equal length; the batch size (128) and the
+# learning rate (0.001) stay.
 #
 # A net this small is where the course's assignment starts (under 15k parameters), so
 # from here on every weight counts. Two parts of the skeleton earn their place by being
@@ -38,7 +39,10 @@
 # ## Setup
 # One cell finds or installs the helper package `dnnsteps` and imports what this
 # notebook uses. Offline, point the `MNIST_NPZ` environment variable at a copy of
-# Keras's `mnist.npz`.
+# Keras's `mnist.npz`. In Colab, to keep your training runs when the session dies, mount
+# your Drive (`from google.colab import drive; drive.mount("/content/drive")`) and set
+# `RUNS = "/content/drive/MyDrive/dnnsteps-runs"` in the parameters cell below: a new
+# session then resumes from Drive.
 
 # %%
 # Setup: find dnnsteps (installed, or this clone's src/), else install it, then import.
@@ -60,15 +64,27 @@ if importlib.util.find_spec("dnnsteps") is None:
 
 import keras
 import numpy as np
-from dnnsteps import data, models, plots, receptive_field, results, review, train
+from dnnsteps import data, plots, receptive_field, results, rules
+from dnnsteps.resume import resumable
 from keras import layers
 
 # %% tags=["parameters"]
-# Parameters (papermill and the tests may override them).
-STEP = "dnn3"  # the step's recipe: epochs, batch size, learning rate, targets
-NOTEBOOK = "DNN3_fewer_parameters"
-SEED = 0  # one seed fixes Python, NumPy and TensorFlow randomness
-EPOCHS = None  # None: the recipe's; DNNSTEPS_SMOKE=1 trains 2 epochs on 2,000 images
+SEED = 0  # fixes the initial weights and the order of the batches
+RUNS = "runs"  # where each training run is saved; in Colab, a Drive folder keeps runs
+
+# %% [markdown]
+# ## The data and the recipe
+# The same MNIST as before: raw pixels 0-255, which the model's first layer
+# standardises. The recipe is DNN2's with 10 epochs instead of 15.
+
+# %%
+(x_train, y_train), (x_test, y_test) = data.mnist()
+print("train:", x_train.shape, " test:", x_test.shape)
+
+# %% tags=["recipe"]
+EPOCHS = 10
+BATCH_SIZE = 128
+LEARNING_RATE = 0.001
 
 # %% [markdown]
 # ## The 1x1 convolution: merging channels
@@ -88,13 +104,14 @@ for c_in, c_out in [(512, 32), (16, 8)]:
 #
 # A 1x1 kernel has one weight per input channel, so each output pixel is a **weighted
 # sum of the channels at that same pixel**: no neighbours are involved. The cell checks
-# that on a digit. It makes three channels with DNN1's hand-made kernels (a blur,
-# vertical edges, horizontal edges), merges them into two with a `Conv2D` of size 1,
-# and computes the same weighted sum with `np.einsum`.
+# that on a digit, standardised by the same `Rescaling` layer that starts every model.
+# It makes three channels with DNN1's hand-made kernels (a blur, vertical edges,
+# horizontal edges), merges them into two with a `Conv2D` of size 1, and computes the
+# same weighted sum with `np.einsum`.
 
 # %%
-x_test, y_test = data.test_set()
-digit = x_test[:1]
+standardise = layers.Rescaling(1 / (255 * 0.3081), offset=-0.1307 / 0.3081)
+digit = np.asarray(standardise(x_test[:1]))
 sobel_x = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]])
 hand_made = np.stack([np.full((3, 3), 1 / 9), sobel_x, sobel_x.T], axis=-1)[:, :, None, :]
 channels = np.asarray(keras.ops.relu(keras.ops.conv(digit, hand_made.astype("float32"))))
@@ -183,6 +200,7 @@ keras.utils.set_random_seed(SEED)  # the same initial weights on every run
 model = keras.Sequential(
     [
         keras.Input((28, 28, 1)),
+        layers.Rescaling(1 / (255 * 0.3081), offset=-0.1307 / 0.3081),  # standardise
         # Convolution block 1: edges and gradients
         layers.Conv2D(8, 3, use_bias=False),  # 26x26x8, RF 3
         layers.ReLU(),
@@ -206,25 +224,28 @@ model = keras.Sequential(
         layers.Flatten(),  # 10
         layers.Softmax(),
     ],
-    name=STEP,
+    name="dnn3",
 )
 model.summary()
 
 # %% [markdown]
 # ## Where the parameters sit now
-# Each convolution of DNN2 beside the same one here, with its share of this model.
+# Each convolution of DNN2, its kernel shape copied from DNN2's model cell, beside the
+# same one here, with its share of this model.
 
-# %%
-# NBVAL_CHECK_OUTPUT
-dnn2 = models.build("dnn2")
+# %% tags=["nbval-check-output"]
+dnn2_kernels = [(3, 3, 1, 16), (3, 3, 16, 32), (1, 1, 32, 16), (3, 3, 16, 64)]
+dnn2_kernels += [(3, 3, 64, 96), (3, 3, 96, 128), (1, 1, 128, 10), (6, 6, 10, 10)]
+convs = [layer for layer in model.layers if isinstance(layer, layers.Conv2D)]
 total = model.count_params()
-print(f"{'layer':<16}{'kernel':>12}{'DNN2':>9}{'DNN3':>7}{'share':>7}")
-for before, now in zip(dnn2.layers, model.layers):
-    if isinstance(now, layers.Conv2D):
-        shape = "x".join(str(n) for n in now.kernel.shape)
-        n_before, n_now = before.count_params(), now.count_params()
-        print(f"{before.name:<16}{shape:>12}{n_before:>9,}{n_now:>7,}{n_now / total:>7.0%}")
-print(f"{'total':<28}{dnn2.count_params():>9,}{total:>7,}")
+head = f"{'layer':<8}{'DNN2 kernel':>14}{'DNN3 kernel':>14}"
+print(f"{head}{'DNN2':>9}{'DNN3':>7}{'share':>7}")
+for i, (before, now) in enumerate(zip(dnn2_kernels, convs), start=1):
+    old, new = "x".join(map(str, before)), "x".join(map(str, now.kernel.shape))
+    counts = f"{int(np.prod(before)):>9,}{now.count_params():>7,}"
+    print(f"conv {i:<3}{old:>14}{new:>14}{counts}{now.count_params() / total:>7.0%}")
+dnn2_total = sum(int(np.prod(shape)) for shape in dnn2_kernels)
+print(f"{'total':<36}{dnn2_total:>9,}{total:>7,}")
 
 # %% [markdown]
 # The output block did not shrink: its 6x6 kernels still need 6x6x10x10 = 3,600
@@ -234,30 +255,42 @@ print(f"{'total':<28}{dnn2.count_params():>9,}{total:>7,}")
 # ## The receptive field
 # Fewer kernels change no kernel size and no stride, so the table is DNN1's again.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 receptive_field.print_table(model)
 
 # %% [markdown]
-# ### Rules of thumb, checked
-# The course's advice, checked layer by layer on this model.
+# ## Rules of thumb, checked
+# The course's rules of thumb, listed in DNN1, checked layer by layer: the same
+# skeleton, so the same finding, the 6x6 output kernel.
 
-# %%
-# NBVAL_CHECK_OUTPUT
-review.print_review(model)
+# %% tags=["nbval-check-output"]
+rules.print_review(model)
 
 # %% [markdown]
 # ## Training
-# Adam with the step's recipe, one line per epoch. After each epoch the net is scored on
-# the 10,000 test images, which double as the validation set, as in the course. If the
-# session dies, run the cell again: training resumes after the last finished epoch,
-# and a finished run is loaded instead of trained again.
+# The same `compile` and `fit` as in DNN1, where every argument is explained, with this
+# step's recipe. `resumable` saves every epoch in a run folder under `RUNS`, so running
+# the cell again resumes after the last finished epoch, and a finished run is loaded
+# instead of trained again.
 
 # %%
-run = train.fit(model, step=STEP, seed=SEED, epochs=EPOCHS)
+model.compile(
+    optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE),
+    loss="sparse_categorical_crossentropy",
+    metrics=["accuracy"],
+)
+history = model.fit(
+    x_train,
+    y_train,
+    batch_size=BATCH_SIZE,
+    epochs=EPOCHS,
+    validation_data=(x_test, y_test),
+    callbacks=[resumable(RUNS, data=(x_train, y_train))],
+    verbose=2,
+)
 
 # %%
-plots.training_curves(run.history, title=NOTEBOOK);
+plots.training_curves(history);
 
 # %% [markdown]
 # ## Evaluation
@@ -266,25 +299,25 @@ plots.training_curves(run.history, title=NOTEBOOK);
 # epoch's is the number to quote.
 
 # %%
-test = train.evaluate(run.model)
-print(f"model.evaluate: loss {test['loss']:.4f}, accuracy {test['accuracy']:.2%}")
-print(results.best_and_final(run.summary))
+test_loss, test_accuracy = model.evaluate(x_test, y_test, verbose=0)
+print(f"model.evaluate: loss {test_loss:.4f}, accuracy {test_accuracy:.2%}")
+print(results.best_and_final(history))
 
 # %% [markdown]
 # ## Compared with DNN2
-# The same seed and the same data; the rows differ by the number of kernels (and
-# DNN2's five extra epochs).
+# The same seed and the same data; the rows differ by the number of kernels and by
+# DNN2's five extra epochs.
 
 # %%
-print(results.compare(run.summary, NOTEBOOK, previous="DNN2_more_capacity"))
+print(results.compare(history, "DNN3_fewer_parameters", previous="DNN2_more_capacity"))
 
 # %% [markdown]
-# What to read in the table:
-# * **params**: 10,872 against 185,248, 17 times fewer than DNN2.
-# * **last**: how many percentage points that costs. Set the difference against the
-#   parameters it saved.
-# * **train** and **gap**: a small net has less room to fit the training images better
-#   than the test images. Check whether the gap column shrank from DNN2 to DNN3.
+# What to read in the table, beside the parameters (10,872 against 185,248, 17 times
+# fewer):
+# * **last val acc**: how many percentage points the smaller net costs. Set the
+#   difference against the parameters it saved.
+# * **last train acc** and **gap**: a small net has less room to fit the training images
+#   better than the test images. Check whether the gap shrank from DNN2 to DNN3.
 # * The training curves above: look at how the test accuracy moves from epoch to epoch,
 #   not only where it ends.
 #
@@ -293,24 +326,21 @@ print(results.compare(run.summary, NOTEBOOK, previous="DNN2_more_capacity"))
 #   output kernels now hold a third of them.
 # * The small net ends at 98.96% after epoch 10, 0.24 points below DNN2's 99.20%, with
 #   17 times fewer parameters and 5 fewer epochs. That passes the course's 98.84%.
-# * Its train/test gap is +0.15 points against DNN2's +0.60: it reaches 99.11% on the
-#   training images (DNN2: 99.80%), so it fits them less closely than DNN2 did.
-# * Its test accuracy climbs almost every epoch, from 0.9719 after epoch 1 to 0.9896
-#   after epoch 10, and dips only twice, by at most 0.11 points (0.9857 -> 0.9846 at
-#   epoch 5). DNN2's curve was less steady: it fell from 0.9907 to 0.9860 at its
-#   epoch 10. The best epoch here is the last, so the net was still improving.
-# * It starts slower than DNN2: 0.9719 after the first epoch, against DNN2's 0.9815.
+# * Its train/test gap is +0.15 points against DNN2's +0.60: it fits the training
+#   images less closely than DNN2 did.
+# * Its test accuracy climbs almost every epoch, and its best epoch is the last, so the
+#   net was still improving; it starts slower than DNN2 (97.19% after the first epoch,
+#   against DNN2's 98.15%).
 # * **Next (DNN4):** batch normalisation after every convolution, so that each layer
 #   sees inputs of a steady scale, for almost no extra parameters: can this small net
 #   learn faster and end higher in the same 10 epochs?
 #
 # ## Run record
-# Seed, epochs, device and versions of the run whose outputs you see, and the step's
-# target, checked.
+# The run in two lines, and the step's target, the course's 98.84%, checked.
 
 # %%
-record = results.finish(run, test, notebook=NOTEBOOK)
-results.verdict(record)
+record = results.record("DNN3_fewer_parameters", model, history, test_accuracy, test_loss)
+met = results.verdict("dnn3", history)
 
 # %% [markdown]
 # ## Try it
@@ -323,10 +353,10 @@ results.verdict(record)
 #    model get smaller or larger? (The next 3x3 layer now reads 16 channels.) Count
 #    first, then check with `model.count_params()`.
 # 3. After training, print the transition block's learned 1x1 weights,
-#    `np.round(np.asarray(run.model.layers[5].kernel)[0, 0], 2)`: one row per input
+#    `np.round(np.asarray(model.layers[6].kernel)[0, 0], 2)`: one row per input
 #    channel, one column per merged channel. Which input channels does a merged channel
 #    nearly ignore?
-# 4. Add `digit = np.roll(x_test[:1], 1, axis=2)` as the first line of the max-pool
-#    cell, which shifts the digit one pixel to the right, and run the cell again.
-#    Compare the 13x13 maps with the ones before: which changes more, the max-pooled
-#    map or the strided one?
+# 4. Add `digit = np.roll(digit, 1, axis=2)` as the first line of the max-pool cell,
+#    which shifts the digit one pixel to the right, and run the cell again. Compare the
+#    13x13 maps with the ones before: which changes more, the max-pooled map or the
+#    strided one?

@@ -21,27 +21,31 @@
 #
 # ## Overview
 # DNN3 cut the network to 10,872 parameters. This step keeps that network, kernel for
-# kernel, and changes one thing: a **batch normalisation** layer after every convolution
+# kernel, and DNN3's recipe (10 epochs, batches of 128, Adam at a learning rate of
+# 0.001), and changes one thing: a **batch normalisation** layer after every convolution
 # but the last. Each block becomes convolution -> batch norm -> ReLU.
 #
-# DNN1 normalised the input: pixels divided by 255, then standardised with MNIST's mean
-# and standard deviation. But the values a convolution hands to the next layer have no
-# fixed scale: every channel has its own mean and spread, and both drift as the weights
-# before it change. Batch norm rescales each channel, on every
-# batch, to mean 0 and standard deviation 1, then lets the network pick a scale and an
-# offset of its own. Each layer then learns on inputs of a steady size, and a small net
-# like this one usually trains faster and further.
+# The model's first layer standardises the raw pixels with MNIST's mean and standard
+# deviation, as in every step since DNN1. But the values a convolution hands to the next
+# layer have no fixed scale: every channel has its own mean and spread, and both drift
+# as the weights before it change. Batch norm rescales each channel, on every batch, to
+# mean 0 and standard deviation 1, then lets the network pick a scale and an offset of
+# its own. Each layer then learns on inputs of a steady size, and a small net like this
+# one usually trains faster and further.
 #
 # You will see what batch norm does to a batch of feature maps, and count the four
 # numbers it keeps per channel. The course's fourth network reached **98.97%** in 10
-# epochs (and 99.08% after 30) with about 11k parameters; 98.97% in 10 epochs is this
-# step's target.
+# epochs (and 99.08% after 30) with about 11k parameters; 98.97% within 10 epochs is
+# this step's target.
 
 # %% [markdown]
 # ## Setup
 # One cell finds or installs the helper package `dnnsteps` and imports what this
 # notebook uses. Offline, point the `MNIST_NPZ` environment variable at a copy of
-# Keras's `mnist.npz`.
+# Keras's `mnist.npz`. In Colab, mount Google Drive
+# (`from google.colab import drive; drive.mount("/content/drive")`) and set
+# `RUNS = "/content/drive/MyDrive/dnnsteps-runs"` in the cell after it, so that a session
+# that dies resumes its training from Drive.
 
 # %%
 # Setup: find dnnsteps (installed, or this clone's src/), else install it, then import.
@@ -63,25 +67,32 @@ if importlib.util.find_spec("dnnsteps") is None:
 
 import keras
 import numpy as np
-from dnnsteps import data, plots, receptive_field, results, review, train
+from dnnsteps import data, plots, receptive_field, results, rules
+from dnnsteps.resume import resumable
 from keras import layers
 
 # %% tags=["parameters"]
-# Parameters (papermill and the tests may override them).
-STEP = "dnn4"  # the step's recipe: epochs, batch size, learning rate, targets
-NOTEBOOK = "DNN4_batch_norm"
-SEED = 0  # one seed fixes Python, NumPy and TensorFlow randomness
-EPOCHS = None  # None: the recipe's; DNNSTEPS_SMOKE=1 trains 2 epochs on 2,000 images
+SEED = 0  # fixes the initial weights and the order of the batches
+RUNS = "runs"  # where each training run is saved; in Colab, a Drive folder keeps runs
+
+# %% [markdown]
+# ## The data
+# MNIST's training and test digits, as raw pixels from 0 to 255 (float32, one grey
+# channel: shape N x 28 x 28 x 1). The model standardises them itself, in its first
+# layer.
+
+# %%
+(x_train, y_train), (x_test, y_test) = data.mnist()
 
 # %% [markdown]
 # ## Normalising inside the network
-# Input normalisation is fixed before training: every image is divided by 255, then
-# MNIST's mean (0.1307) is subtracted and the result divided by its standard deviation
-# (0.3081), so the first layer sees values from about -0.4 to 2.8 with a mean near 0
-# (DNN1 printed them). After that first layer nothing keeps the numbers in check. Each
-# output channel of a convolution has its own mean and its own spread, set by its
-# kernel, and they change whenever the kernels before it are updated. Every layer has
-# to keep chasing the scale of its input.
+# Input normalisation is fixed before any weight is learned: the model's first layer,
+# `Rescaling`, turns every pixel *p* into `(p / 255 - 0.1307) / 0.3081`, MNIST's mean and
+# standard deviation, so the first convolution sees values from about -0.42 (empty
+# background) to 2.82 (full ink), with a mean near 0. After that first convolution
+# nothing keeps the numbers in check. Each output channel of a convolution has its own
+# mean and its own spread, set by its kernel, and they change whenever the kernels
+# before it are updated. Every layer has to keep chasing the scale of its input.
 #
 # **Batch normalisation** applies the same idea as input normalisation, but inside the
 # network and for every batch. For each channel it takes the mean and the standard
@@ -91,15 +102,16 @@ EPOCHS = None  # None: the recipe's; DNNSTEPS_SMOKE=1 trains 2 epochs on 2,000 i
 #
 # `gamma` (scale) and `beta` (offset) are learned, one pair per channel, so the network
 # can undo the normalisation where that helps. They start at 1 and 0. The cell below
-# passes 256 digits through one untrained 3x3 convolution with 8 kernels and prints each
-# channel's mean and standard deviation, before and after a `BatchNormalization` layer
-# in training mode (the mode used while the network learns).
+# standardises 256 training digits as the model's first layer does, passes them through
+# one untrained 3x3 convolution with 8 kernels, and prints each channel's mean and
+# standard deviation, before and after a `BatchNormalization` layer in **training
+# mode**: the mode `model.fit` uses while the network learns. (`model.evaluate` and
+# predictions run in **inference mode**, below.)
 
 # %%
-(x_train, y_train), _ = data.load_mnist()
-x = data.preprocess(x_train[:256])
 keras.utils.set_random_seed(SEED)
-maps = layers.Conv2D(8, 3, use_bias=False)(x)  # 256 x 26x26x8
+standardise = layers.Rescaling(1 / (255 * 0.3081), offset=-0.1307 / 0.3081)
+maps = layers.Conv2D(8, 3, use_bias=False)(standardise(x_train[:256]))  # 256 x 26x26x8
 normalised = layers.BatchNormalization()(maps, training=True)
 for name, value in [("conv output", maps), ("after batch norm", normalised)]:
     value = np.asarray(value)
@@ -117,17 +129,26 @@ for name, value in [("conv output", maps), ("after batch norm", normalised)]:
 # raw means and spreads move; batch norm brings them back to 0 and 1 on every batch.
 #
 # The statistics come from the batch, which is why the method needs batches of a
-# reasonable size: with a handful of images the mean and spread jump from batch to batch.
-# This recipe trains on batches of 128. At test time a digit's prediction must not
-# depend on which other digits share its batch, so batch norm also keeps a **moving
-# mean** and a **moving variance** per channel: running averages of the batch
-# statistics, updated during training and used instead of them at test time. They are
-# not learned by gradient descent, so Keras counts them as *non-trainable* parameters.
+# reasonable size: with a handful of images the mean and spread jump from batch to
+# batch. This recipe trains on batches of 128. In inference mode a digit's prediction
+# must not depend on which other digits share its batch, so batch norm also keeps a
+# **moving mean** and a **moving variance** per channel: running averages of the batch
+# statistics, updated during training and used instead of them in inference mode. The
+# optimizer does not learn them, so Keras counts them as **non-trainable** parameters.
 #
 # Two more consequences for this network. A bias before batch norm would be pointless:
 # subtracting the mean removes it, and `beta` already plays its role, which suits the
 # course's "no biases" rule. And batch norm never follows the last convolution: that
 # layer's outputs are the class scores that go straight to softmax.
+
+# %% [markdown]
+# ## The recipe
+# DNN3's, unchanged.
+
+# %% tags=["recipe"]
+EPOCHS = 10
+BATCH_SIZE = 128
+LEARNING_RATE = 0.001
 
 # %% [markdown]
 # ## The model
@@ -141,6 +162,7 @@ keras.utils.set_random_seed(SEED)  # the same initial weights on every run
 model = keras.Sequential(
     [
         keras.Input((28, 28, 1)),
+        layers.Rescaling(1 / (255 * 0.3081), offset=-0.1307 / 0.3081),  # standardise
         # Convolution block 1: edges and gradients
         layers.Conv2D(8, 3, use_bias=False),  # 26x26x8, RF 3
         layers.BatchNormalization(),
@@ -163,7 +185,7 @@ model = keras.Sequential(
         layers.Conv2D(16, 3, use_bias=False),  # 6x6x16, RF 18
         layers.BatchNormalization(),
         layers.ReLU(),
-        # Output block: 10 channels, then one 6x6 kernel per class (no batch norm), softmax
+        # Output block: 10 channels, then one 6x6 kernel per class, then softmax
         layers.Conv2D(10, 1, use_bias=False),  # 6x6x10, RF 18
         layers.BatchNormalization(),
         layers.ReLU(),
@@ -171,7 +193,7 @@ model = keras.Sequential(
         layers.Flatten(),  # 10
         layers.Softmax(),
     ],
-    name=STEP,
+    name="dnn4",
 )
 model.summary()
 
@@ -182,8 +204,7 @@ model.summary()
 # the moving mean and variance (non-trainable). The cell adds them up; compare the
 # totals with the summary's last lines.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 bn_layers = [
     layer for layer in model.layers if isinstance(layer, layers.BatchNormalization)
 ]
@@ -196,34 +217,49 @@ print(f"model: {trainable:,} trainable, {model.count_params() - trainable:,} non
 
 # %% [markdown]
 # Batch norm adds 360 numbers to DNN3's 10,872 (11,232 in all), and only half of them,
-# 180, are learned. The convolutions, and so the receptive field, are exactly DNN3's.
+# 180, are learned. Batch norm treats every position of a map on its own, so the
+# receptive field is exactly DNN3's.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 receptive_field.print_table(model)
 
 # %% [markdown]
 # ### Rules of thumb, checked
-# The course's advice, checked layer by layer. Batch norm breaks none of the rules; the
-# 6x6 output kernel is the one thing the review still points at.
+# The course's rules of thumb (DNN1 listed them), checked layer by layer. Batch norm
+# breaks none of them: it sits between a convolution and its ReLU, never between the
+# last convolution and softmax, and its `beta` is not a bias. The one finding is the
+# one DNN1 to DNN3 had: the 6x6 output kernel covers the whole map.
 
-# %%
-# NBVAL_CHECK_OUTPUT
-review.print_review(model)
+# %% tags=["nbval-check-output"]
+rules.print_review(model)
 
 # %% [markdown]
 # ## Training
-# The same recipe as DNN3: Adam, batches of 128, 10 epochs, each scored on the 10,000
-# test images, which double as the validation set. During training batch norm
-# normalises with each batch's own statistics; when the test images are scored it uses
-# its moving averages. If the session dies, run the cell again: training resumes after
-# the last finished epoch.
+# The compile and fit cell is DNN3's, word for word. During training batch norm
+# normalises with each batch's own statistics; when the validation data is scored at
+# the end of each epoch, it uses its moving averages. The `resumable` callback saves
+# every epoch in a run folder under `RUNS`: if the session dies, run the cell again and
+# training resumes after the last finished epoch; a finished run is loaded instead of
+# trained again.
 
 # %%
-run = train.fit(model, step=STEP, seed=SEED, epochs=EPOCHS)
+model.compile(
+    optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE),
+    loss="sparse_categorical_crossentropy",
+    metrics=["accuracy"],
+)
+history = model.fit(
+    x_train,
+    y_train,
+    batch_size=BATCH_SIZE,
+    epochs=EPOCHS,
+    validation_data=(x_test, y_test),
+    callbacks=[resumable(RUNS, data=(x_train, y_train))],
+    verbose=2,
+)
 
 # %%
-plots.training_curves(run.history, title=NOTEBOOK);
+plots.training_curves(history);
 
 # %% [markdown]
 # ## Evaluation
@@ -232,64 +268,62 @@ plots.training_curves(run.history, title=NOTEBOOK);
 # epoch's is the one to quote.
 
 # %%
-test = train.evaluate(run.model)
-print(f"model.evaluate: loss {test['loss']:.4f}, accuracy {test['accuracy']:.2%}")
-print(results.best_and_final(run.summary))
+test_loss, test_accuracy = model.evaluate(x_test, y_test, verbose=0)
+print(f"model.evaluate: loss {test_loss:.4f}, accuracy {test_accuracy:.2%}")
+print(results.best_and_final(history))
 
 # %% [markdown]
 # ## Compared with DNN3
-# The same kernels, the same seed and the same data: the two rows differ only by batch
-# norm.
+# The same kernels, the same recipe, the same seed and the same data: the two rows
+# differ only by batch norm.
 
 # %%
-print(results.compare(run.summary, NOTEBOOK, previous="DNN3_fewer_parameters"))
+print(results.compare(history, "DNN4_batch_norm", previous="DNN3_fewer_parameters"))
 
 # %% [markdown]
-# The `params` column shows what batch norm costs. Then read the `last` column, the
-# honest figure for each step, and the `best test (epoch)` column: does batch norm reach
-# a higher accuracy, and in an earlier epoch? The curves above show how quickly the
-# first epochs climb. The `gap` column (train minus test accuracy at the last epoch)
-# becomes the thing to watch from DNN5 on.
+# Read the `last val acc` column first, the honest figure for each step, then `best val
+# acc`: does batch norm reach a higher accuracy? The curves above show how quickly the
+# first epochs climb. The `gap` column (the last epoch's training accuracy minus its
+# validation accuracy, in points) becomes the thing to watch from DNN5 on.
 
 # %% [markdown]
 # ## What this run shows
 # * Batch norm keeps every channel at mean 0 and standard deviation 1 on each batch,
-#   then applies a learned scale and offset: 4 numbers per channel, 2 of them trained.
-# * For 360 extra numbers (180 trained) the last epoch rises from DNN3's 98.96% to
-#   99.05%, and the best epoch from 98.96% (epoch 10) to 99.13% (epoch 9). DNN3 never
+#   then applies a learned scale and offset: 4 numbers per channel, 2 of them trained,
+#   360 numbers in this net.
+# * For those 360 numbers the last epoch rises from DNN3's 98.96% to 99.05%. DNN3 never
 #   reached the course's 98.97%; this net passed it at epoch 9.
-# * It learns faster at the start: 0.9784 after the first epoch against 0.9719 in
-#   DNN3's log, and 0.9863 after the third against 0.9842. It is ahead in 8 of the 10
-#   epochs.
-# * Its test accuracy is less steady than DNN3's: it fell from 0.9863 to 0.9807 at
-#   epoch 4 and from 0.9890 to 0.9862 at epoch 7, the two epochs where DNN3 was ahead,
-#   and it slipped from 0.9913 to 0.9905 in the last one.
-# * It also fits the training images more closely: 99.53% against DNN3's 99.11%, so the
-#   train/test gap grew from +0.15 to +0.48 points.
+# * It learns faster at the start: 97.84% after the first epoch against 97.19% for
+#   DNN3.
+# * It also fits the training images more closely: 99.53% against DNN3's 99.11% in the
+#   last epoch, so the gap grew from +0.15 to +0.48 points.
 # * **Next (DNN5):** the 6x6 output kernel costs 3,600 parameters, about a third of the
 #   net. Global average pooling does that job for none, and the budget goes into more
 #   kernels.
 #
 # ## Run record
-# Seed, epochs, device and versions of the run whose outputs you see, and the step's
-# target, checked.
+# `results.record` prints the run's summary; `results.verdict` checks the step's target,
+# 98.97% within 10 epochs.
 
 # %%
-record = results.finish(run, test, notebook=NOTEBOOK)
-results.verdict(record)
+record = results.record("DNN4_batch_norm", model, history, test_accuracy, test_loss)
+met = results.verdict("dnn4", history)
 
 # %% [markdown]
 # ## Try it
-# 1. First keep this run's third epoch: `third = run.history.history["val_accuracy"][2]`
-#    (training again replaces `run`). Then delete every `layers.BatchNormalization()`
-#    line from the model cell (that is DNN3), set `EPOCHS = 3` and train. Compare the
-#    new run's third epoch with `third`.
+# 1. First keep this run's third epoch: `third = history.history["val_accuracy"][2]`
+#    (training again replaces `history`). Then delete every
+#    `layers.BatchNormalization()` line from the model cell (that is DNN3), set
+#    `EPOCHS = 3` in the recipe cell, and run the recipe, model and training cells.
+#    Compare the new run's third epoch with `third`.
 # 2. Move each batch norm after its ReLU (convolution -> ReLU -> batch norm) and train
 #    again. Does `receptive_field.print_table(model)` change? Does the last-epoch
 #    accuracy?
-# 3. Train for 30 epochs (`EPOCHS = 30`) and compare the last epoch with the course's
-#    98.97% after 10 epochs and 99.08% after 30. How much do the extra 20 epochs add?
-# 4. Batch norm is said to make larger learning steps safe. Train this model and the one
-#    from exercise 1 with `train.fit(model, step=STEP, seed=SEED, learning_rate=0.01)`
-#    and compare their curves. Run the model cell again before each, so that training
-#    starts from fresh weights rather than already trained ones.
+# 3. Set `EPOCHS = 30`, run the recipe and model cells, and train: the run folder
+#    already holds this run's 10 epochs, so training carries on from epoch 11. Compare
+#    the last epoch with the course's 98.97% after 10 epochs and 99.08% after 30. How
+#    much do the extra 20 epochs add?
+# 4. Batch norm is said to make larger learning steps safe. Set `LEARNING_RATE = 0.01`
+#    and train this model and the one from exercise 1, and compare their curves. Run
+#    the model cell again before each, so that training starts from fresh weights
+#    rather than already trained ones.

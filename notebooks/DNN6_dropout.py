@@ -21,18 +21,24 @@
 #
 # ## Overview
 # DNN5 gave the small net more kernels and showed, epoch by epoch, the gap between
-# training and test accuracy. This step adds **dropout** against that gap and changes
-# nothing else: the same layers, the same 17,794 parameters, the same constant learning
-# rate (Adam's 0.001), batches of 128. It trains for the course's 21 epochs.
+# training and test accuracy. This step adds **dropout** against that gap. The layers
+# and their 17,794 parameters stay DNN5's (dropout has no weights), and so do the batch
+# size (128) and Adam's constant learning rate of 0.001. The recipe changes in one
+# place: DNN6 trains for **21 epochs**, the length of the course's sixth network, where
+# DNN5 trained for 10. So the comparison with DNN5 mixes two changes, dropout and 11
+# more epochs; a cell after it prints this run at epoch 10 to tell them apart.
 #
 # During training a `Dropout(0.1)` layer sets a random 10% of the values passing through
 # it to zero and scales the others up by 1/0.9, so their sum stays the same on average.
-# No kernel can count on any single input being there, so the net cannot lean on a few
-# memorised pixels. At test time nothing is dropped. Following the course ("dropout
-# after every layer"), a dropout layer follows **every convolution** (after its batch
-# norm and ReLU), the transition block's 1x1 included; only the output block's 1x1
-# convolution has none. The rate stays small: a net this size has little capacity to
-# spare.
+# A different 10% is dropped for every batch. No kernel can count on any single input
+# being there, so the net cannot lean on a few memorised pixels. In inference mode
+# (DNN4), when the test digits are scored, nothing is dropped. Dropout is a
+# **regularisation**: a way to keep a net from overfitting (DNN5) without taking
+# capacity away from it. Following the course ("dropout after every layer"), a dropout
+# layer follows **every convolution** (after its batch norm and ReLU), the transition
+# block's 1x1 included; only the output block's 1x1 convolution has none, since nothing
+# may sit between the last convolution and softmax. The rate stays small: a net this
+# size has little capacity to spare.
 #
 # The course's sixth network reached **99.40%** by epoch 21; that is this step's
 # target.
@@ -41,7 +47,10 @@
 # ## Setup
 # One cell finds or installs the helper package `dnnsteps` and imports what this
 # notebook uses. Offline, point the `MNIST_NPZ` environment variable at a copy of
-# Keras's `mnist.npz`.
+# Keras's `mnist.npz`. In Colab, mount Google Drive
+# (`from google.colab import drive; drive.mount("/content/drive")`) and set
+# `RUNS = "/content/drive/MyDrive/dnnsteps-runs"` in the cell after it, so that a session
+# that dies resumes its training from Drive.
 
 # %%
 # Setup: find dnnsteps (installed, or this clone's src/), else install it, then import.
@@ -63,116 +72,165 @@ if importlib.util.find_spec("dnnsteps") is None:
 
 import keras
 import numpy as np
-from dnnsteps import plots, receptive_field, results, review, train
+from dnnsteps import data, plots, receptive_field, results, rules
+from dnnsteps.resume import resumable
 from keras import layers
 
 # %% tags=["parameters"]
-# Parameters (papermill and the tests may override them).
-STEP = "dnn6"  # the step's recipe: epochs, batch size, learning rate, targets
-NOTEBOOK = "DNN6_dropout"
-SEED = 0  # one seed fixes Python, NumPy and TensorFlow randomness
-EPOCHS = None  # None: the recipe's; DNNSTEPS_SMOKE=1 trains 2 epochs on 2,000 images
+SEED = 0  # fixes the initial weights and the order of the batches
+RUNS = "runs"  # where each training run is saved; in Colab, a Drive folder keeps runs
+
+# %% [markdown]
+# ## The data
+# MNIST's training and test digits, as raw pixels from 0 to 255 (float32, one grey
+# channel: shape N x 28 x 28 x 1). The model standardises them itself, in its first
+# layer.
+
+# %%
+(x_train, y_train), (x_test, y_test) = data.mnist()
 
 # %% [markdown]
 # ## What dropout does
-# One dropout layer, applied to ones. In training mode each value is set to 0 with
-# probability 0.1 and the others become 1/0.9 = 1.11; in inference mode everything
-# passes through unchanged. The draw is random: in the row of 20 below, none happened
-# to be dropped (that happens about one time in eight, 0.9^20 = 0.12), while over
-# 100,000 values 10.1% were, and their mean stays close to 1 (0.999).
+# One dropout layer, applied to 40 ones in training mode and then in inference mode.
+# In training mode each value is set to 0 with probability 0.1 and the others become
+# 1/0.9 = 1.11; in inference mode everything passes through unchanged. The draw is
+# random: here 4 of the 40 values happen to be dropped, and another seed would drop
+# another number. Over 100,000 values, 10.1% are dropped and the mean stays close to
+# 1 (0.999).
 
-# %%
+# %% tags=["nbval-check-output"]
 drop = layers.Dropout(0.1, seed=SEED)
-ones = np.ones((1, 20), dtype="float32")
-print("training: ", np.round(np.asarray(drop(ones, training=True))[0], 2))
-print("inference:", np.asarray(drop(ones, training=False))[0])
+ones = np.ones((4, 10), dtype="float32")
+print("training mode:")
+print(np.round(np.asarray(drop(ones, training=True)), 2))
+print("inference mode, first row:", np.asarray(drop(ones, training=False))[0])
 many = np.asarray(drop(np.ones((1000, 100), "float32"), training=True))
 print(f"over 100,000 values: {np.mean(many == 0):.1%} dropped, mean {many.mean():.3f}")
 
 # %% [markdown]
+# ## The recipe
+# DNN5's batch size and learning rate, for 21 epochs instead of 10.
+
+# %% tags=["recipe"]
+EPOCHS = 21
+BATCH_SIZE = 128
+LEARNING_RATE = 0.001
+
+# %% [markdown]
 # ## The model
 # DNN5's layers with a `Dropout(0.1)` after the ReLU of each of the six convolutions
-# before the output block. Dropout has no weights, so the parameter count does not move.
+# before the output block. Dropout has no weights, so the parameter count does not move
+# and the receptive field does not change.
 
 # %% tags=["model"]
 keras.utils.set_random_seed(SEED)  # the same initial weights on every run
-RATE = 0.1
 model = keras.Sequential(
     [
         keras.Input((28, 28, 1)),
-        # Convolution block 1
+        layers.Rescaling(1 / (255 * 0.3081), offset=-0.1307 / 0.3081),  # standardise
+        # Convolution block 1: edges and gradients
         layers.Conv2D(10, 3, use_bias=False),  # 26x26x10, RF 3
         layers.BatchNormalization(),
         layers.ReLU(),
-        layers.Dropout(RATE),
+        layers.Dropout(0.1),
         layers.Conv2D(20, 3, use_bias=False),  # 24x24x20, RF 5
         layers.BatchNormalization(),
         layers.ReLU(),
-        layers.Dropout(RATE),
-        # Transition block
+        layers.Dropout(0.1),
+        # Transition block: halve the map, then merge 20 channels into 10
         layers.MaxPooling2D(2),  # 12x12x20, RF 6
         layers.Conv2D(10, 1, use_bias=False),  # 12x12x10, RF 6
         layers.BatchNormalization(),
         layers.ReLU(),
-        layers.Dropout(RATE),
-        # Convolution block 2
+        layers.Dropout(0.1),
+        # Convolution block 2: parts of digits
         layers.Conv2D(20, 3, use_bias=False),  # 10x10x20, RF 10
         layers.BatchNormalization(),
         layers.ReLU(),
-        layers.Dropout(RATE),
+        layers.Dropout(0.1),
         layers.Conv2D(28, 3, use_bias=False),  # 8x8x28, RF 14
         layers.BatchNormalization(),
         layers.ReLU(),
-        layers.Dropout(RATE),
+        layers.Dropout(0.1),
         layers.Conv2D(32, 3, use_bias=False),  # 6x6x32, RF 18
         layers.BatchNormalization(),
         layers.ReLU(),
-        layers.Dropout(RATE),
-        # Output block: 1x1 to 10 channels, average each map, softmax
-        layers.Conv2D(10, 1, use_bias=False),  # 6x6x10
-        layers.GlobalAveragePooling2D(),  # 10
+        layers.Dropout(0.1),
+        # Output block: 10 class maps, the mean of each, softmax
+        layers.Conv2D(10, 1, use_bias=False),  # 6x6x10, RF 18
+        layers.GlobalAveragePooling2D(),  # 10, RF 28
         layers.Softmax(),
     ],
-    name=STEP,
+    name="dnn6",
 )
 model.summary()
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 receptive_field.print_table(model)
 
-# %%
-# NBVAL_CHECK_OUTPUT
-review.print_review(model)
+# %% [markdown]
+# ### Rules of thumb, checked
+# The course's rules of thumb (DNN1 listed them), checked layer by layer. Dropout breaks
+# none of them: every dropout layer comes before the last convolution.
+
+# %% tags=["nbval-check-output"]
+rules.print_review(model)
 
 # %% [markdown]
 # ## Training
-# The same recipe as DNN5 (Adam at a constant 0.001, batches of 128), for 21 epochs.
-# Training accuracy is measured with dropout on, test accuracy with it off, so the
+# The compile and fit cell is DNN5's; only `EPOCHS` in the recipe cell differs. The
+# training accuracy is measured with dropout on, the test accuracy with it off, so the
 # two curves are not measured under the same conditions: a net with dropout can score
-# higher on the test set than on its own training batches.
+# higher on the test digits than on its own training batches. The `resumable` callback
+# saves every epoch in a run folder under `RUNS`: if the session dies, run the cell
+# again and training resumes after the last finished epoch; a finished run is loaded
+# instead of trained again.
 
 # %%
-run = train.fit(model, step=STEP, seed=SEED, epochs=EPOCHS)
+model.compile(
+    optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE),
+    loss="sparse_categorical_crossentropy",
+    metrics=["accuracy"],
+)
+history = model.fit(
+    x_train,
+    y_train,
+    batch_size=BATCH_SIZE,
+    epochs=EPOCHS,
+    validation_data=(x_test, y_test),
+    callbacks=[resumable(RUNS, data=(x_train, y_train))],
+    verbose=2,
+)
 
 # %%
-plots.training_curves(run.history, title=NOTEBOOK);
+plots.training_curves(history);
 
 # %% [markdown]
 # ## Evaluation
+# `model.evaluate` on the test set, with the weights of the last epoch (dropout off).
 
 # %%
-test = train.evaluate(run.model)
-print(f"model.evaluate: loss {test['loss']:.4f}, accuracy {test['accuracy']:.2%}")
-print(results.best_and_final(run.summary))
+test_loss, test_accuracy = model.evaluate(x_test, y_test, verbose=0)
+print(f"model.evaluate: loss {test_loss:.4f}, accuracy {test_accuracy:.2%}")
+print(results.best_and_final(history))
 
 # %% [markdown]
 # ## Compared with DNN5
-# The same net without dropout, trained for 10 epochs. Read the **gap** column (training
-# minus test accuracy at the last epoch) and the **last** column.
+# The same net without dropout, trained for 10 epochs instead of 21. Read the `gap`
+# column (the last epoch's training minus test accuracy) and the `last val acc` column.
 
 # %%
-print(results.compare(run.summary, NOTEBOOK, previous="DNN5_more_kernels_gap"))
+print(results.compare(history, "DNN6_dropout", previous="DNN5_more_kernels_gap"))
+
+# %% [markdown]
+# DNN5's row ends at epoch 10, this run's at epoch 21, so part of any difference in the
+# `last val acc` column is the 11 extra epochs. The cell prints this run at epoch 10:
+# set it beside DNN5's last epoch to see where dropout alone had got to by then.
+
+# %%
+val = history.history["val_accuracy"]
+first = val[:10]
+print(f"this run at epoch {len(first)}: {first[-1]:.2%} (best up to then {max(first):.2%})")
 
 # %% [markdown]
 # ## What this run shows
@@ -183,27 +241,29 @@ print(results.compare(run.summary, NOTEBOOK, previous="DNN5_more_kernels_gap"))
 #   epoch after it scores 99.15%. From epoch 12 on the test accuracy swings between
 #   99.15% and 99.51% from one epoch to the next, so the best epoch is a lucky draw
 #   picked by looking at the test set. The last epoch, 99.34%, is the honest figure,
-#   and it is below the course's. (The run record's verdict below, like the course,
-#   counts the best epoch: that is why it says the target was met.)
-# * Part of the gain over DNN5 is more epochs: DNN6 trains for 21, DNN5 for 10. At
-#   epoch 10 DNN6 scored 98.99%, below DNN5's 99.18%; every epoch above 99.30% came
-#   after epoch 14.
+#   and it is below the course's. (The verdict below, like the course, counts the best
+#   epoch.)
+# * Part of the gain over DNN5 is the longer training: at epoch 10 this run scored
+#   98.99%, below DNN5's 99.18%.
 # * **Next (DNN7):** the learning rate. At a constant rate the weights keep stepping
 #   around a good minimum instead of settling into it, a likely reason the accuracy
 #   above jumps. The course's seventh step makes the steps smaller as training goes
 #   on.
 #
 # ## Run record
+# `results.record` prints the run's summary; `results.verdict` checks the step's target,
+# 99.40% within 21 epochs.
 
 # %%
-record = results.finish(run, test, notebook=NOTEBOOK)
-results.verdict(record)
+record = results.record("DNN6_dropout", model, history, test_accuracy, test_loss)
+met = results.verdict("dnn6", history)
 
 # %% [markdown]
 # ## Try it
-# 1. Set `RATE = 0.25` in the model cell and train again. What happens to the training
-#    accuracy, and to the test accuracy of the last epoch?
-# 2. Keep dropout only after the last three 3x3 convolutions, those of convolution
-#    block 2 (delete the first three `Dropout` layers). Is the gap any different?
+# 1. Change the six `layers.Dropout(0.1)` lines to `layers.Dropout(0.25)`, run the model
+#    cell and train again. What happens to the training accuracy, and to the test
+#    accuracy of the last epoch?
+# 2. Keep dropout only after the three 3x3 convolutions of convolution block 2 (delete
+#    the first three `Dropout` layers). Is the gap any different?
 # 3. Replace `layers.Dropout` by `layers.SpatialDropout2D`, which drops whole feature
 #    maps instead of single values. Which works better on a net this small?

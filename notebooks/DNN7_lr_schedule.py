@@ -20,30 +20,34 @@
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/dnnsteps/dnnsteps/blob/main/notebooks/DNN7_lr_schedule.ipynb)
 #
 # ## Overview
-# DNN6 trained at a constant learning rate. This step keeps DNN6's net, dropout
-# included, and changes how big a step the optimiser takes as training goes on, with
-# the course's own schedule:
+# DNN6 trained its net for 21 epochs at Adam's constant learning rate, 0.001. This step
+# keeps DNN6's layers exactly, dropout included (the same 17,794 parameters, batches of
+# 128 as before), and changes the training in two ways:
 #
-# `lr(epoch) = 0.003 / (1 + 0.319 * epoch)` (epoch counted from 0)
+# * the learning rate follows a **schedule**: it starts at 0.003, three times DNN6's
+#   rate, and shrinks after every epoch, with the course's decay
+#   `0.003 / (1 + 0.319 * epoch)`;
+# * it trains for **15 epochs** instead of DNN6's 21.
 #
-# It starts three times higher than Adam's default 0.001, so the first epochs cover
-# ground quickly, and it shrinks every epoch: at epoch 14, the last (`Epoch 15/15` in
-# the training log, which counts from 1), it is down to 0.00055.
-# A large rate helps early, when the weights are far from anything good; late in
-# training the same large steps overshoot, and the test accuracy jumps around
-# from epoch to epoch instead of settling.
+# The learning rate (DNN1) is the size of the step the optimizer takes along the
+# gradient at each weight update. A large rate helps early, when the weights are far
+# from anything good; late in training the same large steps overshoot a good minimum,
+# and the test accuracy jumps from epoch to epoch instead of settling, as it did at the
+# end of DNN6. A schedule gives each epoch its own rate: large first, small at the end.
+# The higher start and the decay belong together: the decay is what makes a start of
+# 0.003 safe.
 #
-# Strictly, the starting rate changes too (0.003 instead of 0.001). The two belong
-# together: the decay is what makes a higher start safe.
-#
-# The course's seventh network reached **99.42% at epoch 14**; that is this step's
-# target. The run lasts 15 epochs.
+# The course's seventh network reached **99.42% at its 14th epoch**, with about 18.4k
+# parameters; reaching 99.42% by epoch 14 is this step's target.
 
 # %% [markdown]
 # ## Setup
 # One cell finds or installs the helper package `dnnsteps` and imports what this
 # notebook uses. Offline, point the `MNIST_NPZ` environment variable at a copy of
-# Keras's `mnist.npz`.
+# Keras's `mnist.npz`. In Colab, to keep your runs when the session dies, mount your
+# Drive (`from google.colab import drive; drive.mount("/content/drive")`) and set
+# `RUNS = "/content/drive/MyDrive/dnnsteps-runs"` in the next cell: a training run
+# then resumes from Drive.
 
 # %%
 # Setup: find dnnsteps (installed, or this clone's src/), else install it, then import.
@@ -64,116 +68,171 @@ if importlib.util.find_spec("dnnsteps") is None:
     )
 
 import keras
-from dnnsteps import models, plots, receptive_field, results, review, schedules, train
+import numpy as np
+from dnnsteps import data, plots, receptive_field, results, rules
+from dnnsteps.resume import resumable
 from keras import layers
 
 # %% tags=["parameters"]
-# Parameters (papermill and the tests may override them).
-STEP = "dnn7"  # the step's recipe: epochs, batch size, learning rate, targets
-NOTEBOOK = "DNN7_lr_schedule"
-SEED = 0  # one seed fixes Python, NumPy and TensorFlow randomness
-EPOCHS = None  # None: the recipe's; DNNSTEPS_SMOKE=1 trains 2 epochs on 2,000 images
+SEED = 0  # fixes the initial weights and the order of the batches
+RUNS = "runs"  # where each training run is saved; in Colab, a Drive folder keeps runs
+
+# %% [markdown]
+# ## The data
+# MNIST's 60,000 training digits and 10,000 test digits, as raw pixels from 0 to 255,
+# shaped (images, 28, 28, 1). The model's first layer standardises them.
+
+# %%
+(x_train, y_train), (x_test, y_test) = data.mnist()
+print("train:", x_train.shape, " test:", x_test.shape)
+
+# %% [markdown]
+# ## The recipe
+# How this step trains. `SCHEDULE` is a plain Python function: it takes the epoch number,
+# counted from 0, and returns that epoch's learning rate. It starts at `LEARNING_RATE`
+# and divides it by `1 + 0.319 * epoch`.
+
+# %% tags=["recipe"]
+EPOCHS = 15
+BATCH_SIZE = 128
+LEARNING_RATE = 0.003
+
+
+def SCHEDULE(epoch):
+    """The course's decay: the learning rate of ``epoch`` (counted from 0)."""
+    return round(LEARNING_RATE / (1 + 0.319 * epoch), 10)
+
 
 # %% [markdown]
 # ## The schedule, epoch by epoch
-# The rate this step uses at each epoch, beside DNN6's constant rate. For comparison,
-# a third column shows a **one-cycle** schedule (DNN8 uses it, squeezed so that it
-# reaches its floor 3 epochs before the end): it climbs from 0.001 to 0.01 over the
-# first quarter of the run, then falls along a cosine to 0.0001.
-# Both shrink the steps at the end; one-cycle also warms up, and ends far lower.
+# The rate each epoch trains with, beside DNN6's constant one. The training log counts
+# epochs from 1 (`Epoch 1/15`); the schedule gets the same epoch counted from 0.
+# The first steps of the decay are the largest: the rate loses a quarter in one epoch,
+# then a little less each time.
 
-# %%
-# NBVAL_CHECK_OUTPUT
-epochs = models.recipe(STEP).epochs
-ours = models.recipe(STEP).lr_schedule()
-one_cycle = schedules.one_cycle(0.01, epochs)
-print("epoch   DNN6 (constant)   DNN7 (course's decay)   one-cycle")
-for epoch in range(epochs):
-    print(f"{epoch:>5}   {0.001:>15.6f}   {ours(epoch):>21.6f}   {one_cycle(epoch):>9.6f}")
+# %% tags=["nbval-check-output"]
+print("epoch   DNN6 (constant)   DNN7 (schedule)")
+for epoch in range(EPOCHS):
+    print(f"{epoch + 1:>5}   {0.001:>15.6f}   {SCHEDULE(epoch):>15.6f}")
 
 # %% [markdown]
-# In Keras a schedule is a callback: `keras.callbacks.LearningRateScheduler(schedule)`
-# calls `schedule(epoch)` before every epoch and sets the optimiser's rate. `train.fit`
-# adds that callback from the step's recipe; the `lr` column of the training log shows
-# the rate each epoch used.
+# From epoch 8 on the rate is below DNN6's 0.001, and it ends at about half of it.
+#
+# In Keras a schedule is handed to `model.fit` as a **callback**, code that Keras runs
+# during training, like `resumable`. `keras.callbacks.LearningRateScheduler(SCHEDULE)`
+# calls `SCHEDULE(epoch)` before every epoch and sets the optimizer's rate to what it
+# returns; the training log's `learning_rate` column shows the rate each epoch used.
 #
 # ## The model
-# DNN6's net, unchanged.
+# DNN6's layers, unchanged: a 10% dropout after every convolution but the output
+# block's.
 
 # %% tags=["model"]
 keras.utils.set_random_seed(SEED)  # the same initial weights on every run
-RATE = 0.1
 model = keras.Sequential(
     [
         keras.Input((28, 28, 1)),
-        # Convolution block 1
+        layers.Rescaling(1 / (255 * 0.3081), offset=-0.1307 / 0.3081),  # standardise
+        # Convolution block 1: edges and gradients
         layers.Conv2D(10, 3, use_bias=False),  # 26x26x10, RF 3
         layers.BatchNormalization(),
         layers.ReLU(),
-        layers.Dropout(RATE),
+        layers.Dropout(0.1),
         layers.Conv2D(20, 3, use_bias=False),  # 24x24x20, RF 5
         layers.BatchNormalization(),
         layers.ReLU(),
-        layers.Dropout(RATE),
-        # Transition block
+        layers.Dropout(0.1),
+        # Transition block: halve the map, then merge 20 channels into 10
         layers.MaxPooling2D(2),  # 12x12x20, RF 6
         layers.Conv2D(10, 1, use_bias=False),  # 12x12x10, RF 6
         layers.BatchNormalization(),
         layers.ReLU(),
-        layers.Dropout(RATE),
-        # Convolution block 2
+        layers.Dropout(0.1),
+        # Convolution block 2: parts of digits
         layers.Conv2D(20, 3, use_bias=False),  # 10x10x20, RF 10
         layers.BatchNormalization(),
         layers.ReLU(),
-        layers.Dropout(RATE),
+        layers.Dropout(0.1),
         layers.Conv2D(28, 3, use_bias=False),  # 8x8x28, RF 14
         layers.BatchNormalization(),
         layers.ReLU(),
-        layers.Dropout(RATE),
+        layers.Dropout(0.1),
         layers.Conv2D(32, 3, use_bias=False),  # 6x6x32, RF 18
         layers.BatchNormalization(),
         layers.ReLU(),
-        layers.Dropout(RATE),
-        # Output block: 1x1 to 10 channels, average each map, softmax
-        layers.Conv2D(10, 1, use_bias=False),  # 6x6x10
-        layers.GlobalAveragePooling2D(),  # 10
+        layers.Dropout(0.1),
+        # Output block: 10 class maps, the mean of each, softmax
+        layers.Conv2D(10, 1, use_bias=False),  # 6x6x10, RF 18
+        layers.GlobalAveragePooling2D(),  # 10, RF 28
         layers.Softmax(),
     ],
-    name=STEP,
+    name="dnn7",
 )
 model.summary()
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 receptive_field.print_table(model)
 
-# %%
-# NBVAL_CHECK_OUTPUT
-review.print_review(model)
+# %% tags=["nbval-check-output"]
+rules.print_review(model)
 
 # %% [markdown]
 # ## Training
+# The same compile and fit as DNN6, with one more callback in the list: the schedule,
+# placed before `resumable`. `resumable` saves every epoch in a run folder under `RUNS`,
+# so running this cell again resumes after the last finished epoch, and a finished run
+# loads instead of training again.
 
 # %%
-run = train.fit(model, step=STEP, seed=SEED, epochs=EPOCHS)
+model.compile(
+    optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE),
+    loss="sparse_categorical_crossentropy",
+    metrics=["accuracy"],
+)
+history = model.fit(
+    x_train,
+    y_train,
+    batch_size=BATCH_SIZE,
+    epochs=EPOCHS,
+    validation_data=(x_test, y_test),
+    callbacks=[
+        keras.callbacks.LearningRateScheduler(SCHEDULE),
+        resumable(RUNS, data=(x_train, y_train)),
+    ],
+    verbose=2,
+)
 
 # %%
-plots.training_curves(run.history, title=NOTEBOOK);
+plots.training_curves(history);
 
 # %% [markdown]
 # ## Evaluation
 
 # %%
-test = train.evaluate(run.model)
-print(f"model.evaluate: loss {test['loss']:.4f}, accuracy {test['accuracy']:.2%}")
-print(results.best_and_final(run.summary))
+test_loss, test_accuracy = model.evaluate(x_test, y_test, verbose=0)
+print(f"model.evaluate: loss {test_loss:.4f}, accuracy {test_accuracy:.2%}")
+print(results.best_and_final(history))
 
 # %% [markdown]
 # ## Compared with DNN6
-# The same net, the same dropout; only the learning rate differs.
+# The same layers. DNN6 trained them for 21 epochs at a constant 0.001; this run trains
+# them for 15, with the rate falling from 0.003. Read the **last** column before the
+# **best** one: a schedule is meant to make the last epochs steady, not to find one
+# lucky epoch.
 
 # %%
-print(results.compare(run.summary, NOTEBOOK, previous="DNN6_dropout"))
+print(results.compare(history, "DNN7_lr_schedule", previous="DNN6_dropout"))
+
+# %% [markdown]
+# How steady is the end of the run? The lowest and the highest test accuracy of the last
+# five epochs, and the band between them:
+
+# %%
+last = np.array(history.history["val_accuracy"][-5:])
+print(
+    f"last {len(last)} epochs: {last.min():.2%} to {last.max():.2%}, "
+    f"a band of {100 * (last.max() - last.min()):.2f} points"
+)
 
 # %% [markdown]
 # ## What this run shows
@@ -181,31 +240,27 @@ print(results.compare(run.summary, NOTEBOOK, previous="DNN6_dropout"))
 #   epoch 14.
 # * **The accuracy settles.** From epoch 7 to 15 the test accuracy stays between 99.33%
 #   and 99.43%, a band of 0.10 points; over DNN6's last nine epochs it swung between
-#   99.15% and 99.51%. The `lr` column of the log shows what changed: at epoch 7 the
-#   rate is down to 0.00103, about DNN6's constant 0.001, and from epoch 8 on it is
-#   below it, falling to 0.00055 at epoch 15.
-# * **Best epoch against last epoch.** DNN6's single best epoch (99.51%) is higher
-#   than anything here, but it was one lucky epoch. The honest figure, the last epoch,
-#   is higher here: 99.39% after 15 epochs, against DNN6's 99.34% after 21.
-# * The gap stays negative (-0.15 points, DNN6: -0.06): with dropout on, the training
-#   batches are harder than the test set.
-# * **Next (DNN8):** the assignment allows fewer than 15,000 parameters, and this net
-#   has 17,794. DNN8 trims it, and asks more of the result: the target must hold in
-#   each of the last 3 epochs, on three seeds.
+#   99.15% and 99.51%. From epoch 8 on the rate is below DNN6's constant 0.001, and it
+#   keeps falling.
+# * **The last epoch is the honest figure:** 99.39% after 15 epochs, against DNN6's
+#   99.34% after 21. DNN6's best single epoch was higher, but it was one lucky epoch.
+# * **Next (DNN8):** the assignment allows fewer than 15,000 parameters, and this net has
+#   17,794. DNN8 trims it, and asks more of the result: the target must hold in each of
+#   the last epochs, on three seeds.
 #
 # ## Run record
 
 # %%
-record = results.finish(run, test, notebook=NOTEBOOK)
-results.verdict(record)
+results.record("DNN7_lr_schedule", model, history, test_accuracy, test_loss)
+met = results.verdict("dnn7", history)
 
 # %% [markdown]
 # ## Try it
-# 1. Train with a faster decay: `train.fit(model, recipe=models.recipe(STEP, schedule_args={"decay": 0.6}), seed=SEED)`
-#    (rebuild the model first). Does the test accuracy settle earlier, or lower?
-# 2. Try the one-cycle schedule from the table:
-#    `models.recipe(STEP, learning_rate=0.01, schedule="one_cycle", schedule_args={})`,
-#    passed to `train.fit` as in exercise 1. Compare the last five epochs' test accuracy
-#    with this run's.
-# 3. Plot `run.history.history["lr"]` against `run.history.history["val_accuracy"]`.
-#    At which rate does the test accuracy stop jumping?
+# 1. Start higher: set `LEARNING_RATE = 0.006` in the recipe cell and run the notebook
+#    again from there. Does the test accuracy settle later, or lower?
+# 2. Compare the rate with the accuracy, epoch by epoch:
+#    `for lr, acc in zip(history.history["learning_rate"], history.history["val_accuracy"]): print(f"{lr:.6f}  {acc:.2%}")`.
+#    Below which rate does the test accuracy stop jumping?
+# 3. Set `LEARNING_RATE = 0.002` and delete the `LearningRateScheduler` line from the
+#    training cell: a constant rate, twice DNN6's. Are the last five epochs as steady as
+#    this run's?

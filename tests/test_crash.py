@@ -1,179 +1,159 @@
-"""Crash injection: runs killed with SIGKILL at the worst moments, then run again.
+"""Training processes killed with SIGKILL at the worst moments, then run again.
 
-Each kill point is a hook in the package (``DNNSTEPS_CRASH_AT=point:epoch``); one
-more kill lands at a random moment. After every kill the rerun must exit 0 with
-each epoch logged once, the metrics of an uninterrupted run, and final weights
-that evaluate to the logged accuracy.
+tests/crash_driver.py trains a tiny model for three epochs with ``resumable`` in a
+subprocess, and kills itself at a chosen point (it wraps ``dnnsteps.resume._publish``;
+dnnsteps has no test hook). Each rerun resumes from what the kill left and dies at the
+next point; the last rerun finishes. After every kill the log holds whole epochs, each
+once, and every rerun says how it resumed; at the end the log and the metrics equal an
+uninterrupted run's, bit for bit, and model.keras reproduces the log's last
+val_accuracy. One more kill lands at a seeded random moment of the training.
 """
 
+from __future__ import annotations
+
+import csv
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
-import textwrap
 import time
+from pathlib import Path
 
 import pytest
+from crash_driver import arrays, fit, rows_of, same_run
 
-from dnnsteps.rundir import CRASH_ENV, RunDir
+from dnnsteps import resume
 
-EPOCHS = 3
-METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "lr")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX-only"),
+]
 
-TINY = textwrap.dedent(
-    """
-    import keras
-    from dnnsteps import data
-    from dnnsteps.models import Recipe
-
-    RECIPE = Recipe(epochs=3, target_accuracy=0.5, batch_size=32)
-
-    def tiny():
-        keras.utils.set_random_seed(0)
-        return keras.Sequential(
-            [
-                keras.Input((28, 28, 1), name="image"),
-                keras.layers.Flatten(name="flat"),
-                keras.layers.Dense(16, activation="relu", name="hidden"),
-                keras.layers.Dropout(0.2, name="drop"),
-                keras.layers.Dense(10, activation="softmax", name="out"),
-            ],
-            name="tiny",
-        )
-
-    def small():
-        (xt, yt), (xv, yv) = data.load_mnist()
-        return data.subset(xt, yt, 400, seed=1), data.subset(xv, yv, 200, seed=1)
-    """
-)
-
-CHILD = textwrap.dedent(
-    """
-    import json, sys
-    import keras
-    from tiny import RECIPE, small, tiny
-    from dnnsteps import train
-
-    arrays = small()
-    result = train.fit(
-        tiny(), recipe=RECIPE, epochs=3, seed=4, data=arrays, run_dir=sys.argv[1]
-    )
-    x, y = train.prepare_data(train._given_data(arrays), False, 0)[1]
-    y = keras.utils.to_categorical(y, 10)
-    fresh = tiny()
-    fresh.compile(loss="categorical_crossentropy", metrics=["accuracy"])
-    fresh.load_weights(result.run_dir / "final.weights.h5")
-    print("RESULT " + json.dumps({
-        "summary_final": result.summary["final_val_accuracy"],
-        "model": result.model.evaluate(x, y, verbose=0, return_dict=True)["accuracy"],
-        "reloaded": fresh.evaluate(x, y, verbose=0, return_dict=True)["accuracy"],
-    }))
-    """
-)
+DRIVER = Path(__file__).with_name("crash_driver.py")
+OURS = ("Resuming", "Loaded the finished run", "The backup of epoch")
 
 
-@pytest.fixture
-def child(tmp_path):
-    (tmp_path / "tiny.py").write_text(TINY)
-    (tmp_path / "child.py").write_text(CHILD)
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(tmp_path)}
-    env.pop(CRASH_ENV, None)
-
-    def start(run_dir, crash=None):
-        extra = {CRASH_ENV: crash} if crash else {}
-        return subprocess.Popen(
-            [sys.executable, str(tmp_path / "child.py"), str(run_dir)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**env, **extra},
-        )
-
-    return start
+def start(folder, point=None, pace=0.0):
+    """The driver on ``folder``, killing itself at ``point``; stderr goes to a file."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
+    env["CRASH_DRIVER_PACE"] = str(pace)
+    err = open(Path(folder).with_suffix(".stderr"), "w+")  # noqa: SIM115 - closed in finish
+    process = subprocess.Popen(
+        [sys.executable, str(DRIVER), str(folder), *([point] if point else [])],
+        stdout=subprocess.PIPE, stderr=err, text=True, env=env,
+    )  # fmt: skip
+    process.err = err
+    return process
 
 
-def finish(process):
-    out, err = process.communicate(timeout=300)
+def finish(process, timeout=600):
+    out = process.communicate(timeout=timeout)[0]
+    process.err.seek(0)
+    err = process.err.read()
+    process.err.close()
     return process.returncode, out, err
 
 
-def epochs_logged(run_dir):
-    return [r["epoch"] for r in RunDir(run_dir).read_log()]
+def said(out, folder, *expected):
+    """Whether dnnsteps's lines in ``out`` start as ``expected`` (F: the run folder)."""
+    lines = [line.replace(str(folder), "F") for line in out.splitlines()]
+    ours = [line for line in lines if line.startswith(OURS)]
+    return len(ours) == len(expected) and all(map(str.startswith, ours, expected))
 
 
-def metrics(rows):
-    return [[row[k] for k in METRICS] for row in rows]
+def epochs_in(folder):
+    path = Path(folder) / resume.LOG_FILE
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        return [int(row["epoch"]) for row in csv.DictReader(f)]
 
 
-def uninterrupted(tmp_path):
-    """The same run, never killed (in this process: it has TensorFlow loaded)."""
-    sys.path.insert(0, str(tmp_path))
-    try:
-        import tiny
-
-        from dnnsteps import train
-
-        return train.fit(
-            tiny.tiny(),
-            recipe=tiny.RECIPE,
-            epochs=EPOCHS,
-            seed=4,
-            data=tiny.small(),
-            run_dir=tmp_path / "straight",
-            verbose=False,
-        )
-    finally:
-        sys.path.remove(str(tmp_path))
-        sys.modules.pop("tiny", None)
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory):
+    """The same training, never killed (in this process)."""
+    folder = tmp_path_factory.mktemp("straight") / "run"
+    _, history = fit(folder=folder)
+    return dict(history=history.history, log=resume.read_log(folder))
 
 
-def check_finished(run_dir, out, straight):
-    rows = RunDir(run_dir).read_log()
-    assert [r["epoch"] for r in rows] == list(range(1, EPOCHS + 1))
-    assert metrics(rows) == metrics(RunDir(straight.run_dir).read_log())
+def check_finished(folder, out, straight, kept):
+    """The run is whole: every epoch once, the uninterrupted run's metrics (the first
+    ``kept`` epochs on any backend, see crash_driver.same_run), a model that reproduces
+    the log."""
     result = json.loads(out.split("RESULT ", 1)[1])
-    assert result["summary_final"] == rows[-1]["val_accuracy"]
-    assert result["model"] == pytest.approx(rows[-1]["val_accuracy"], abs=1e-6)
-    assert result["reloaded"] == pytest.approx(rows[-1]["val_accuracy"], abs=1e-6)
+    assert result["run_dir"] == str(folder)
+    log = resume.read_log(folder)
+    same_run(log, straight["log"], kept)
+    assert rows_of(result["history"]) == log
+    model = resume.load_model(folder / resume.MODEL_FILE)
+    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    accuracy = model.evaluate(*arrays()[1], verbose=0, return_dict=True)["accuracy"]
+    assert accuracy == pytest.approx(log[-1]["val_accuracy"], abs=1e-6)
+    assert not [p.name for p in folder.iterdir() if p.name.startswith(".tmp-")]
 
 
-# Kill points in the order one run meets them; each rerun dies at the next one.
+# Kill points in the order the reruns meet them: (point, what the process that dies
+# there says first about the state the kill before left, the epochs its kill leaves in
+# the log). "after:backup-3.json" is after the last backup, the log not yet updated.
+FELL_BACK = "The backup of epoch {} in F is incomplete; using the one before."
+LOADED = "Loaded the finished run in F (3 epochs"
 CHAIN = (
-    ("state-write:1", []),  # halfway through writing epoch 1's backup
-    ("state-written:2", [1]),  # epoch 2's backup written, the manifest not yet
-    ("backed-up:3", [1, 2, 3]),  # the last epoch backed up, nothing final saved
-    ("final-write:3", [1, 2, 3]),  # inside the final weights' write
+    ("tear:backup-1.weights.h5", [], []),  # inside the first weights write
+    ("after:backup-2.weights.h5", [], [0]),  # between weights and metadata
+    ("tear:backup-3.json", [FELL_BACK.format(2), "Resuming F after epoch 1 of 3."], [0, 1]),
+    (
+        "after:backup-3.json",
+        [FELL_BACK.format(3), "Resuming F after epoch 2 of 3."],
+        [0, 1],
+    ),
+    ("tear:model.keras", [LOADED], [0, 1, 2]),  # after the last backup: inside the save
 )
 
 
-def test_killed_at_each_point_then_rerun_matches_an_uninterrupted_run(tmp_path, child):
-    run_dir = tmp_path / "run"
-    for point, logged in CHAIN:
-        code, out, err = finish(child(run_dir, crash=point))
-        assert code == -9, f"{point}: {err[-2000:]}"
-        # The log may hold the killed epoch's row; the rerun must settle it.
-        assert epochs_logged(run_dir)[: len(logged)] == logged, point
-        assert "Traceback" not in err
-    straight = uninterrupted(tmp_path)
-    code, out, err = finish(child(run_dir))
+def test_killed_at_each_point_then_rerun_matches_an_uninterrupted_run(tmp_path, straight):
+    folder = tmp_path / "run"
+    for point, says, logged in CHAIN:
+        code, out, err = finish(start(folder, point))
+        assert code == -signal.SIGKILL, f"{point}: {code}\n{out[-2000:]}\n{err[-3000:]}"
+        assert f"KILL {point}" in out and "Traceback" not in err, point
+        assert said(out, folder, *says), f"{point}: {out}"
+        assert epochs_in(folder) == logged, point
+    code, out, err = finish(start(folder))
     assert code == 0, err[-3000:]
-    assert "Traceback" not in err
-    check_finished(run_dir, out, straight)
-    # The last good state was used, never retrained: the rerun trained nothing.
-    assert "Epoch  3/3" in out and "Resuming" in out
+    assert said(out, folder, LOADED) and "Traceback" not in err
+    check_finished(folder, out, straight, kept=1)  # the chain first resumed after epoch 1
 
 
-def test_killed_at_a_random_moment_then_rerun_matches(tmp_path, child):
-    delay = random.Random().uniform(3.0, 12.0)
-    run_dir = tmp_path / "run"
-    process = child(run_dir)
-    time.sleep(delay)
-    process.kill()
-    finish(process)
-    logged = epochs_logged(run_dir)
-    assert logged == list(range(1, len(logged) + 1)), f"killed after {delay:.1f} s"
-    straight = uninterrupted(tmp_path)
-    code, out, err = finish(child(run_dir))
-    assert code == 0, f"killed after {delay:.1f} s: {err[-3000:]}"
-    check_finished(run_dir, out, straight)
+def test_killed_at_a_random_moment_then_rerun_matches(tmp_path, straight):
+    """The moment is drawn (seeded) from the second and third epochs' time, the driver
+    slowed down to make them last; a draw that lands after the run ended is redrawn."""
+    draws = random.Random(0)
+    for attempt in range(5):
+        folder = tmp_path / f"run{attempt}"
+        delay = draws.uniform(0.0, 2.0)
+        process = start(folder, pace=0.1)
+        for line in process.stdout:  # the first epoch is backed up when the second starts
+            if line.strip() == "EPOCH 1":
+                break
+        time.sleep(delay)
+        process.send_signal(signal.SIGKILL)
+        code, out, err = finish(process)
+        if code == 0:  # finished before the kill: draw again
+            continue
+        where = f"killed {delay:.2f} s after epoch 2 began (attempt {attempt})"
+        assert code == -signal.SIGKILL, f"{where}: {code}\n{err[-3000:]}"
+        logged = epochs_in(folder)
+        print(
+            where, "; logged:", logged, "; left:", sorted(p.name for p in folder.iterdir())
+        )
+        assert list(folder.glob("backup-*.json")), where
+        assert logged == list(range(len(logged))) and logged, where
+        code, out, err = finish(start(folder))
+        assert code == 0, f"{where}: {err[-3000:]}"
+        assert "Traceback" not in err, where
+        check_finished(folder, out, straight, kept=len(logged))
+        return
+    pytest.fail("every drawn moment came after the training had finished")

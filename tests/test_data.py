@@ -3,8 +3,8 @@ import hashlib
 import numpy as np
 import pytest
 
-from dnnsteps import config, data
-from dnnsteps.errors import DataError
+from dnnsteps import data
+from dnnsteps.errors import DnnstepsError as DataError
 
 
 def sha(path):
@@ -144,11 +144,12 @@ def test_subset_is_stratified_and_deterministic(mnist):
     assert np.abs(share - full).max() < 0.002
 
 
-def test_preprocess_standardises_and_adds_channel(mnist):
-    (x_train, _), _ = mnist
-    x = data.preprocess(x_train[:5000])
-    assert x.shape == (5000, 28, 28, 1) and x.dtype == np.float32
-    assert abs(float(x.mean())) < 0.05 and abs(float(x.std()) - 1) < 0.05
+def test_mnist_gives_raw_pixels_as_the_models_take_them():
+    (x_train, y_train), (x_test, y_test) = data.mnist(smoke=False)
+    assert x_train.shape == (60_000, 28, 28, 1) and x_train.dtype == np.float32
+    assert x_test.shape == (10_000, 28, 28, 1) and y_test.dtype == np.int32
+    # Raw pixels: the standardisation is the model's first layer, never done here.
+    assert float(x_train.min()) == 0.0 and float(x_train.max()) == 255.0
 
 
 def test_validate_arrays_rejects_float_labels():
@@ -156,14 +157,15 @@ def test_validate_arrays_rejects_float_labels():
         data.validate_arrays(np.zeros((3, 28, 28)), np.zeros(3, np.float32))
 
 
-def test_test_set_follows_the_mode(monkeypatch):
-    x_small, y_small = data.test_set(smoke=True)
-    assert x_small.shape == (1000, 28, 28, 1) and len(y_small) == 1000
+def test_the_smoke_subset_follows_the_mode_only(monkeypatch):
+    from dnnsteps import config
+
     monkeypatch.setenv("DNNSTEPS_SMOKE", "1")
     monkeypatch.delenv("DNNSTEPS_FULL", raising=False)
-    # A visible GPU turns smoke mode off; this test is about the switch, not the machine.
-    monkeypatch.setattr(config, "gpu_visible", lambda: False)
-    x_env, _ = data.test_set()
-    assert (x_env == x_small).all()
-    x_full, y_full = data.test_set(smoke=False)
-    assert x_full.shape == (10_000, 28, 28, 1) and set(y_full.tolist()) == set(range(10))
+    # A visible GPU does not turn smoke mode off: the mode is asked for, never guessed.
+    monkeypatch.setattr(config, "accelerators", lambda: ["NVIDIA H200"])
+    (x_train, _), (x_test, y_test) = data.mnist()
+    assert len(x_train) == config.SMOKE_TRAIN_SIZE and len(x_test) == config.SMOKE_TEST_SIZE
+    assert (x_test == data.mnist(smoke=True)[1][0]).all()
+    monkeypatch.delenv("DNNSTEPS_SMOKE")
+    assert len(data.mnist()[1][1]) == 10_000

@@ -2,7 +2,7 @@ import keras
 import pytest
 
 from dnnsteps import models, receptive_field
-from dnnsteps.errors import ConfigError
+from dnnsteps.errors import DnnstepsError
 
 L = keras.layers
 
@@ -49,6 +49,15 @@ def test_padding_bn_dropout_activation_leave_the_field_alone():
     assert rfs(model) == [(1, 1), (3, 1), (3, 1), (3, 1), (3, 1), (4, 2), (8, 2)]
 
 
+def test_preprocessing_passes_through_and_stays_out_of_the_table():
+    plain = [L.Conv2D(4, 3), L.MaxPooling2D(2), L.Conv2D(4, 3)]
+    model = seq(
+        L.Rescaling(1 / 255, offset=-0.5), L.Normalization(mean=0.0, variance=1.0), *plain
+    )
+    assert rfs(model) == [(1, 1), (1, 1), (3, 1), (4, 2), (8, 2)]
+    assert receptive_field.table(model) == receptive_field.table(seq(*plain))
+
+
 def test_global_pooling_sees_the_whole_map():
     model = seq(L.Conv2D(4, 3), L.GlobalAveragePooling2D(), size=8)
     assert rfs(model)[-1] == (8, 6)
@@ -61,7 +70,9 @@ def test_dnn8_output_sees_the_whole_digit():
 def test_table_uses_the_course_notation():
     lines = receptive_field.table(models.build("dnn1"))
     assert lines[1].split() == "26x26x16 | (3x3x16)x32 | 24x24x32 | RF 5x5".split()
-    assert len(lines) == 9
+    assert lines[2].split()[:5] == "24x24x32 | max-pool 2x2 |".split()
+    assert lines[-1].split() == "6x6x10 | (6x6x10)x10 | 1x1x10 | RF 28x28".split()
+    assert len(lines) == 9  # 8 convolutions and the pool; Rescaling, BN, ReLU left out
 
 
 def test_vgg16_matches_the_published_value():
@@ -83,5 +94,5 @@ def test_resnet50_branches_take_the_largest_field():
 
 def test_unknown_layer_is_named():
     model = seq(L.Conv2D(4, 3), L.UpSampling2D(2))
-    with pytest.raises(ConfigError, match="cannot reason about layer 'up_sampling2d"):
+    with pytest.raises(DnnstepsError, match="cannot reason about layer 'up_sampling2d"):
         receptive_field.receptive_fields(model)

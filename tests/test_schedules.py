@@ -1,7 +1,7 @@
 import pytest
 
 from dnnsteps import schedules
-from dnnsteps.errors import ConfigError
+from dnnsteps.errors import DnnstepsError as ConfigError
 
 
 def test_course_inverse_time_decay_values():
@@ -9,11 +9,6 @@ def test_course_inverse_time_decay_values():
     assert lr(0) == 0.003
     assert lr(1) == 0.0022744503
     assert lr(19) == 0.000424869
-
-
-def test_step_decay():
-    lr = schedules.step(0.01, factor=0.5, every=3)
-    assert [lr(e) for e in (0, 2, 3, 6)] == [0.01, 0.01, 0.005, 0.0025]
 
 
 def test_one_cycle_warms_up_peaks_and_anneals():
@@ -25,10 +20,10 @@ def test_one_cycle_warms_up_peaks_and_anneals():
     assert values[-1] == pytest.approx(0.0001)
 
 
-def test_make_by_name_and_table():
-    lr = schedules.make("inverse_time", 0.003, 20, decay=0.319)
+def test_table():
+    lr = schedules.inverse_time(0.003, decay=0.319)
     assert schedules.table(lr, 2) == [(0, 0.003), (1, 0.0022744503)]
-    assert schedules.make("constant", 0.001, 5)(4) == 0.001
+    assert schedules.constant(0.001)(4) == 0.001
 
 
 @pytest.mark.parametrize(
@@ -36,10 +31,8 @@ def test_make_by_name_and_table():
     [
         (lambda: schedules.inverse_time(-1), "lr0 must be a positive number"),
         (lambda: schedules.inverse_time(0.003, decay=-0.1), "decay must be a number >= 0"),
-        (lambda: schedules.step(0.01, every=0), "every must be an integer >= 1"),
         (lambda: schedules.one_cycle(0.01, epochs=0), "epochs must be an integer >= 1"),
         (lambda: schedules.one_cycle(0.01, warmup=1.5), r"warmup must be a fraction"),
-        (lambda: schedules.make("cosine", 0.01, 5), "unknown schedule 'cosine'"),
         (lambda: schedules.constant(0.001)(-1), "epoch must be an integer >= 0"),
     ],
 )

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dnnsteps import notebooks
+import nbfiles
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
@@ -23,7 +23,7 @@ def sync(script: Path) -> Path:
     if target.exists():
         args.append("--update")
     subprocess.run([*args, str(script)], check=True)
-    notebooks.write(notebooks.read(target), target)
+    nbfiles.write(nbfiles.read(target), target)
     if shutil.which("ruff"):  # format the code cells, then carry that back to the script
         subprocess.run(["ruff", "format", "--quiet", str(target)], check=True)
         subprocess.run(
@@ -43,7 +43,7 @@ def sync(script: Path) -> Path:
 
 def main(argv: list[str]) -> int:
     scripts = [NOTEBOOKS / f"{name.removesuffix('.py')}.py" for name in argv] or sorted(
-        NOTEBOOKS.glob("*.py")
+        p for p in NOTEBOOKS.glob("*.py") if p.name != "conftest.py"
     )
     for script in scripts:
         if not script.exists():

@@ -1,4 +1,4 @@
-"""MNIST that loads offline, fails clearly, and preprocesses one way everywhere.
+"""MNIST that loads offline and fails clearly.
 
 ``load_mnist`` looks, in order, at: the ``path`` argument, the ``MNIST_NPZ``
 environment variable, ``data/mnist.npz`` in the project, Keras's cache; only
@@ -13,13 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError
+from .errors import DnnstepsError
 
 ENV_VAR = "MNIST_NPZ"
 KEYS = ("x_train", "y_train", "x_test", "y_test")
 IMAGE_SHAPE = (28, 28)
 NUM_CLASSES = 10
-# Statistics of the MNIST training pixels after scaling to [0, 1].
+# Statistics of the MNIST training pixels after scaling to [0, 1]; each model's first
+# layer standardises with them: (x / 255 - MEAN) / STD.
 MEAN = 0.1307
 STD = 0.3081
 
@@ -55,35 +56,35 @@ def candidate_paths(path: str | os.PathLike | None = None) -> list[tuple[str, Pa
 
 
 def read_npz(path: str | os.PathLike):
-    """Read and validate one MNIST npz; any problem raises one ``DataError``."""
+    """Read and validate one MNIST npz; any problem raises one ``DnnstepsError``."""
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"MNIST file not found: {path}. {_FIX}")
+        raise DnnstepsError(f"MNIST file not found: {path}. {_FIX}")
     try:
         with np.load(path, allow_pickle=False) as npz:
             missing = [k for k in KEYS if k not in npz.files]
             if missing:
-                raise DataError(
+                raise DnnstepsError(
                     f"{path} is not an MNIST npz: missing keys {missing} "
                     f"(found {sorted(npz.files)}). {_FIX}"
                 )
             arrays = {k: npz[k] for k in KEYS}
-    except DataError:
+    except DnnstepsError:
         raise
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise DataError(f"{path} is truncated or corrupt ({exc}). {_FIX}") from None
+        raise DnnstepsError(f"{path} is truncated or corrupt ({exc}). {_FIX}") from None
     train = (arrays["x_train"], arrays["y_train"])
     test = (arrays["x_test"], arrays["y_test"])
     for split, (x, y) in (("train", train), ("test", test)):
         try:
             validate_arrays(x, y, split=split, require_uint8=True)
-        except DataError as exc:
-            raise DataError(f"{path}: {exc} {_FIX}") from None
+        except DnnstepsError as exc:
+            raise DnnstepsError(f"{path}: {exc} {_FIX}") from None
     return train, test
 
 
 def validate_arrays(x, y, split: str = "data", require_uint8: bool = False) -> None:
-    """Check images and labels look like MNIST; raise one clear ``DataError`` if not."""
+    """Check images and labels look like MNIST; raise one clear ``DnnstepsError`` if not."""
     x = np.asarray(x)
     y = np.asarray(y)
     if x.ndim == 4 and x.shape[-1] == 1:
@@ -91,23 +92,25 @@ def validate_arrays(x, y, split: str = "data", require_uint8: bool = False) -> N
     elif x.ndim == 3:
         image_shape = x.shape[1:]
     else:
-        raise DataError(
+        raise DnnstepsError(
             f"{split} images have shape {x.shape}; expected (N, 28, 28) or (N, 28, 28, 1)."
         )
     if tuple(image_shape) != IMAGE_SHAPE:
-        raise DataError(f"{split} images are {image_shape}; expected 28x28.")
+        raise DnnstepsError(f"{split} images are {image_shape}; expected 28x28.")
     if require_uint8 and x.dtype != np.uint8:
-        raise DataError(f"{split} images have dtype {x.dtype}; expected uint8.")
+        raise DnnstepsError(f"{split} images have dtype {x.dtype}; expected uint8.")
     if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
-        raise DataError(f"{split} images have dtype {x.dtype}; expected numbers.")
+        raise DnnstepsError(f"{split} images have dtype {x.dtype}; expected numbers.")
     if y.ndim != 1:
-        raise DataError(f"{split} labels have shape {y.shape}; expected (N,) class ids.")
+        raise DnnstepsError(
+            f"{split} labels have shape {y.shape}; expected (N,) class ids."
+        )
     if not np.issubdtype(y.dtype, np.integer):
-        raise DataError(f"{split} labels have dtype {y.dtype}; expected integers 0-9.")
+        raise DnnstepsError(f"{split} labels have dtype {y.dtype}; expected integers 0-9.")
     if len(x) != len(y):
-        raise DataError(f"{split} has {len(x)} images but {len(y)} labels.")
+        raise DnnstepsError(f"{split} has {len(x)} images but {len(y)} labels.")
     if len(y) and (y.min() < 0 or y.max() >= NUM_CLASSES):
-        raise DataError(
+        raise DnnstepsError(
             f"{split} labels range {y.min()}..{y.max()}; expected class ids 0-9."
         )
 
@@ -129,7 +132,7 @@ def load_mnist(path: str | os.PathLike | None = None):
         (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
     except Exception as exc:  # noqa: BLE001 - any download failure gets one message
         looked = "\n".join(f"  - {origin}: {p}" for origin, p in places)
-        raise DataError(
+        raise DnnstepsError(
             "MNIST is not available offline and the download failed "
             f"({type(exc).__name__}: {exc}).\nLooked in:\n{looked}\n"
             f"Fix: download mnist.npz once and set {ENV_VAR}=/path/to/mnist.npz."
@@ -137,17 +140,6 @@ def load_mnist(path: str | os.PathLike | None = None):
     validate_arrays(x_train, y_train, "train", require_uint8=True)
     validate_arrays(x_test, y_test, "test", require_uint8=True)
     return (x_train, y_train), (x_test, y_test)
-
-
-def preprocess(x) -> np.ndarray:
-    """uint8 images -> float32 (N, 28, 28, 1), standardised with MNIST's mean and std."""
-    x = np.asarray(x)
-    if x.ndim == 3:
-        x = x[..., None]
-    x = x.astype("float32")
-    if x.max(initial=0.0) > 1.0:
-        x = x / 255.0
-    return (x - MEAN) / STD
 
 
 def subset(x, y, size: int, seed: int = 0):
@@ -169,24 +161,23 @@ def subset(x, y, size: int, seed: int = 0):
     return np.asarray(x)[index], y[index]
 
 
-def load_dataset(smoke: bool = False, path=None, seed: int = 0):
-    """Preprocessed ``(x_train, y_train), (x_test, y_test)``; the smoke subset if asked."""
-    from . import config
+def mnist(smoke: bool | None = None, path=None):
+    """``(x_train, y_train), (x_test, y_test)`` as the models take them: raw pixels 0-255
+    as float32 of shape (N, 28, 28, 1), labels as int32. In smoke mode (or ``smoke=True``)
+    a stratified 2,000/1,000 subset.
 
-    (x_train, y_train), (x_test, y_test) = load_mnist(path)
-    if smoke:
-        x_train, y_train = subset(x_train, y_train, config.SMOKE_TRAIN_SIZE, seed)
-        x_test, y_test = subset(x_test, y_test, config.SMOKE_TEST_SIZE, seed)
-    return (preprocess(x_train), y_train.astype("int32")), (
-        preprocess(x_test),
-        y_test.astype("int32"),
-    )
-
-
-def test_set(smoke: bool | None = None, seed: int = 0):
-    """The preprocessed test images and labels the notebooks evaluate and plot
-    (the smoke subset in smoke mode), so no notebook re-derives them."""
+    There is no preprocessing step: every model standardises its input in its first
+    layer, so a saved model takes raw pixels and nothing can be normalised twice.
+    """
     from . import config
 
     smoke = config.smoke_mode() if smoke is None else smoke
-    return load_dataset(smoke=smoke, seed=seed)[1]
+    (x_train, y_train), (x_test, y_test) = load_mnist(path)
+    if smoke:
+        x_train, y_train = subset(x_train, y_train, config.SMOKE_TRAIN_SIZE)
+        x_test, y_test = subset(x_test, y_test, config.SMOKE_TEST_SIZE)
+
+    def as_model_input(x, y):
+        return np.asarray(x, "float32")[..., None], np.asarray(y, "int32")
+
+    return as_model_input(x_train, y_train), as_model_input(x_test, y_test)

@@ -1,27 +1,10 @@
-"""One exception family, so callers (and the CLI) can tell user mistakes from bugs,
-and the two type checks every validation shares."""
+"""One exception for every mistake a user can fix, and the type checks validation shares."""
 
 import numbers
 
 
 class DnnstepsError(Exception):
-    """A mistake the user can fix; the message says how."""
-
-
-class DataError(DnnstepsError, ValueError):
-    """MNIST could not be found, read or trusted."""
-
-
-class ConfigError(DnnstepsError, ValueError):
-    """An unknown model name or a hyper-parameter out of range."""
-
-
-class CheckpointError(DnnstepsError):
-    """A saved model or run directory does not belong to this model."""
-
-
-class RunDirError(DnnstepsError, OSError):
-    """The run directory cannot be written."""
+    """A mistake the user can fix; the message says how (the CLI prints it as one line)."""
 
 
 def is_integer(value) -> bool:

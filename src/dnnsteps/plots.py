@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import keras
 import matplotlib.pyplot as plt
 import numpy as np
+
+from .errors import DnnstepsError
 
 
 def _finish(fig, save):
@@ -13,24 +16,41 @@ def _finish(fig, save):
     return fig
 
 
-def _history_dict(history):
-    return history.history if hasattr(history, "history") else dict(history)
+def _history_dict(history) -> dict:
+    """A Keras History, its ``.history`` dict, or log rows, as ``{metric: [per epoch]}``."""
+    history = getattr(history, "history", history)
+    if isinstance(history, dict):
+        return history
+    rows = list(history)
+    return {k: [r[k] for r in rows] for k in (rows[0] if rows else {})}
+
+
+def _after_first(values) -> list:
+    """The epochs after the first (all when there is one), to set a y limit from: the
+    first epoch's poor figure would squash the later epoch-to-epoch swings flat."""
+    return list(values[1:]) or list(values)
 
 
 def training_curves(history, title: str = "", save=None):
-    """Loss and accuracy, train vs validation, per epoch."""
+    """Loss and accuracy, train vs validation, per epoch.
+
+    ``history``: a Keras History, its dict, or log rows. The y-axes are set from the
+    epochs after the first (with a small margin), so the first epoch's low accuracy
+    and high loss run off the chart and the later swings stay visible.
+    """
     h = _history_dict(history)
     epochs = np.arange(1, len(h["loss"]) + 1)
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.5))
-    ax_loss.plot(epochs, h["loss"], "o-", label="train")
-    ax_loss.plot(epochs, h["val_loss"], "o-", label="validation")
-    ax_loss.set(xlabel="epoch", ylabel="loss", title="Loss")
-    ax_acc.plot(epochs, h["accuracy"], "o-", label="train")
-    ax_acc.plot(epochs, h["val_accuracy"], "o-", label="validation")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="Accuracy")
-    for ax in (ax_loss, ax_acc):
+    for ax, metric in ((ax_loss, "loss"), (ax_acc, "accuracy")):
+        ax.plot(epochs, h[metric], "o-", label="train")
+        ax.plot(epochs, h[f"val_{metric}"], "o-", label="validation")
+        ax.set(xlabel="epoch", ylabel=metric, title=metric.capitalize())
         ax.grid(alpha=0.3)
         ax.legend()
+    loss = [max(p) for p in zip(h["loss"], h["val_loss"])]
+    ax_loss.set_ylim(0, max(_after_first(loss)) * 1.1)
+    acc = [min(p) for p in zip(h["accuracy"], h["val_accuracy"])]
+    ax_acc.set_ylim(min(_after_first(acc)) - 0.002, None)
     if title:
         fig.suptitle(title)
     return _finish(fig, save)
@@ -65,32 +85,20 @@ def confusion_matrix(model, x, y, save=None):
     np.add.at(matrix, (np.asarray(y), pred), 1)
     fig, ax = plt.subplots(figsize=(5.5, 5))
     ax.imshow(np.log1p(matrix), cmap="Blues")
-    for i in range(10):
-        for j in range(10):
-            if matrix[i, j]:
-                ax.text(j, i, matrix[i, j], ha="center", va="center", fontsize=7)
-    ax.set(
-        xlabel="predicted",
-        ylabel="true",
-        xticks=range(10),
-        yticks=range(10),
-        title="Confusion matrix",
-    )
+    for (i, j), n in np.ndenumerate(matrix):
+        if n:
+            ax.text(j, i, n, ha="center", va="center", fontsize=7)
+    ax.set(xlabel="predicted", ylabel="true", title="Confusion matrix")
+    ax.set(xticks=range(10), yticks=range(10))
     return _finish(fig, save)
-
-
-def _first_conv(model):
-    import keras
-
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.Conv2D):
-            return layer
-    raise ValueError(f"{model.name} has no Conv2D layer.")
 
 
 def first_layer_kernels(model, save=None):
     """The first convolution's 3x3 kernels: the edge and blob detectors it learned."""
-    kernel = np.asarray(_first_conv(model).kernel)  # (k, k, cin, cout)
+    conv = next((x for x in model.layers if isinstance(x, keras.layers.Conv2D)), None)
+    if conv is None:
+        raise DnnstepsError(f"{model.name} has no Conv2D layer.")
+    kernel = np.asarray(conv.kernel)  # (k, k, cin, cout)
     count = kernel.shape[-1]
     fig, axes = plt.subplots(1, count, figsize=(count * 0.9, 1.3))
     for i, ax in enumerate(np.ravel(axes)):
@@ -101,12 +109,16 @@ def first_layer_kernels(model, save=None):
 
 
 def feature_maps(model, image, layers: int = 4, per_layer: int = 8, save=None):
-    """What one digit looks like after each of the first few conv blocks."""
-    import keras
-
-    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.ReLU)][
-        :layers
-    ]
+    """What one digit (raw pixels, as the model takes them) looks like after each of
+    the first few ReLUs (ReLU layers or layers with a relu activation)."""
+    relu = keras.activations.relu
+    convs = [
+        x
+        for x in model.layers
+        if isinstance(x, keras.layers.ReLU) or getattr(x, "activation", None) is relu
+    ][:layers]
+    if not convs:
+        raise DnnstepsError(f"{model.name} has no ReLU whose output could be shown.")
     probe = keras.Model(model.inputs, [layer.output for layer in convs])
     outputs = probe.predict(np.asarray(image)[None], verbose=0)
     if not isinstance(outputs, list):
@@ -128,103 +140,6 @@ def feature_maps(model, image, layers: int = 4, per_layer: int = 8, save=None):
     return _finish(fig, save)
 
 
-def accuracy_vs_params(metrics: dict, save=None):
-    """Best validation accuracy against parameter count, one point per step."""
-    names = sorted(metrics)
-    params = [metrics[n]["params"] for n in names]
-    acc = [100 * metrics[n]["best_val_accuracy"] for n in names]
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(params, acc, "o")
-    for name, p, a in zip(names, params, acc):
-        ax.annotate(
-            name.split("_")[0],
-            (p, a),
-            textcoords="offset points",
-            xytext=(4, 4),
-            fontsize=8,
-        )
-    ax.axhline(99.4, color="grey", ls="--", lw=1, label="99.4% target")
-    ax.axvline(15_000, color="grey", ls=":", lw=1, label="15k parameters")
-    ax.set(
-        xscale="log",
-        xlabel="parameters",
-        ylabel="best validation accuracy (%)",
-        title="Accuracy vs parameters",
-    )
-    ax.legend(loc="lower right")
-    ax.grid(alpha=0.3)
-    return _finish(fig, save)
-
-
-def suite_summary(metrics: dict, curves: dict, save=None):
-    """Accuracy vs parameters beside every step's validation curve."""
-    fig, (ax_p, ax_c) = plt.subplots(1, 2, figsize=(12, 4.2))
-    names = sorted(metrics)
-    for name in names:
-        m = metrics[name]
-        ax_p.plot(m["params"], 100 * m["best_val_accuracy"], "o")
-        ax_p.annotate(
-            name.split("_")[0],
-            (m["params"], 100 * m["best_val_accuracy"]),
-            textcoords="offset points",
-            xytext=(4, 4),
-            fontsize=8,
-        )
-        if name in curves:
-            val = curves[name]
-            ax_c.plot(
-                range(1, len(val) + 1),
-                [100 * v for v in val],
-                "o-",
-                ms=3,
-                label=name.split("_")[0],
-            )
-    ax_p.axhline(99.4, color="grey", ls="--", lw=1)
-    ax_p.set(
-        xscale="log",
-        xlabel="parameters",
-        ylabel="best val accuracy (%)",
-        title="Accuracy vs parameters",
-    )
-    ax_c.axhline(99.4, color="grey", ls="--", lw=1)
-    ax_c.set(
-        xlabel="epoch",
-        ylabel="val accuracy (%)",
-        ylim=(97.5, 99.8),
-        title="Validation accuracy per epoch",
-    )
-    ax_c.legend(fontsize=8, ncol=2)
-    for ax in (ax_p, ax_c):
-        ax.grid(alpha=0.3)
-    return _finish(fig, save)
-
-
-def seed_curves(summaries: list[dict], target: float | None = None, save=None):
-    """Validation accuracy per epoch, one line per seed: does the target *hold*?"""
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    for s in summaries:
-        val = s["val_accuracy_curve"]
-        ax.plot(
-            range(1, len(val) + 1),
-            [100 * v for v in val],
-            "o-",
-            ms=3,
-            label=f"seed {s['seed']}",
-        )
-    if target is not None:
-        ax.axhline(100 * target, color="grey", ls="--", lw=1, label=f"{target:.2%}")
-    low = min(min(s["val_accuracy_curve"]) for s in summaries)
-    ax.set(
-        xlabel="epoch",
-        ylabel="val accuracy (%)",
-        ylim=(max(100 * low - 0.1, 97.5), 99.8) if low > 0.975 else None,
-        title=f"{summaries[0]['model']}: validation accuracy per seed",
-    )
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    return _finish(fig, save)
-
-
 def images(pictures, titles=(), cmap: str = "gray_r", size: float = 1.6, save=None):
     """A row of 2-D arrays side by side (digits, filtered digits, kernels)."""
     pictures = [np.squeeze(np.asarray(p)) for p in pictures]
@@ -235,4 +150,21 @@ def images(pictures, titles=(), cmap: str = "gray_r", size: float = 1.6, save=No
         ax.set_yticks([])
         if i < len(titles):
             ax.set_title(titles[i], fontsize=9)
+    return _finish(fig, save)
+
+
+def seed_curves(curves: dict, target: float | None = None, save=None):
+    """Validation accuracy per epoch, one line per seed (``{seed: [val_accuracy, ...]}``):
+    does the target *hold* whatever the initial weights and batch order?"""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for seed, val in curves.items():
+        ax.plot(
+            range(1, len(val) + 1), [100 * v for v in val], "o-", ms=3, label=f"seed {seed}"
+        )
+    if target is not None:
+        ax.axhline(100 * target, color="grey", ls="--", lw=1, label=f"{target:.2%}")
+    ax.set(xlabel="epoch", ylabel="val accuracy (%)", title="Validation accuracy per seed")
+    ax.set_ylim(bottom=100 * min(min(_after_first(v)) - 0.002 for v in curves.values()))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     return _finish(fig, save)

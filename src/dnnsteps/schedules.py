@@ -1,7 +1,8 @@
-"""Learning-rate schedules as plain ``epoch -> lr`` functions (epoch counted from 0).
+"""Learning-rate schedules as plain ``epoch -> lr`` functions (epoch counted from 0), the
+form ``keras.callbacks.LearningRateScheduler`` takes.
 
-Plain functions of the epoch number make a resumed run pick up exactly the
-rate it would have had, and are easy to print as a table in a notebook.
+A function of the epoch number gives a resumed run exactly the rate it would have
+had, and prints as a table in a notebook.
 """
 
 from __future__ import annotations
@@ -9,29 +10,28 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from .errors import ConfigError, is_integer, is_number
+from .errors import DnnstepsError, is_integer, is_number
 
 Schedule = Callable[[int], float]
-NAMES = ("constant", "inverse_time", "step", "one_cycle")
 
 
 def _positive(name: str, value) -> float:
     if not is_number(value) or not value > 0:
-        raise ConfigError(f"{name} must be a positive number, got {value!r}.")
+        raise DnnstepsError(f"{name} must be a positive number, got {value!r}.")
     if not math.isfinite(value):
-        raise ConfigError(f"{name} must be finite, got {value!r}.")
+        raise DnnstepsError(f"{name} must be finite, got {value!r}.")
     return float(value)
 
 
 def _non_negative(name: str, value) -> float:
     if not is_number(value) or not value >= 0:
-        raise ConfigError(f"{name} must be a number >= 0, got {value!r}.")
+        raise DnnstepsError(f"{name} must be a number >= 0, got {value!r}.")
     return float(value)
 
 
 def _epoch(epoch) -> int:
     if not is_integer(epoch) or epoch < 0:
-        raise ConfigError(f"epoch must be an integer >= 0, got {epoch!r}.")
+        raise DnnstepsError(f"epoch must be an integer >= 0, got {epoch!r}.")
     return epoch
 
 
@@ -52,15 +52,6 @@ def inverse_time(lr0: float = 0.003, decay: float = 0.319) -> Schedule:
     return lambda epoch: round(lr0 / (1.0 + decay * _epoch(epoch)), 10)
 
 
-def step(lr0: float = 0.01, factor: float = 0.1, every: int = 5) -> Schedule:
-    """Multiply by ``factor`` every ``every`` epochs."""
-    lr0 = _positive("lr0", lr0)
-    factor = _positive("factor", factor)
-    if not is_integer(every) or every < 1:
-        raise ConfigError(f"every must be an integer >= 1, got {every!r}.")
-    return lambda epoch: lr0 * factor ** (_epoch(epoch) // every)
-
-
 def one_cycle(
     peak: float = 0.01,
     epochs: int = 15,
@@ -79,12 +70,12 @@ def one_cycle(
     """
     peak = _positive("peak", peak)
     if not is_integer(epochs) or epochs < 1:
-        raise ConfigError(f"epochs must be an integer >= 1, got {epochs!r}.")
+        raise DnnstepsError(f"epochs must be an integer >= 1, got {epochs!r}.")
     if not is_integer(tail) or tail < 0:
-        raise ConfigError(f"tail must be an integer >= 0, got {tail!r}.")
+        raise DnnstepsError(f"tail must be an integer >= 0, got {tail!r}.")
     epochs = max(1, epochs - tail)  # a short (smoke) run keeps at least one cycle epoch
     if not 0.0 <= warmup < 1.0:
-        raise ConfigError(f"warmup must be a fraction in [0, 1), got {warmup!r}.")
+        raise DnnstepsError(f"warmup must be a fraction in [0, 1), got {warmup!r}.")
     start_div = _positive("start_div", start_div)
     end_div = _positive("end_div", end_div)
     warm_epochs = max(1, round(warmup * epochs)) if warmup > 0 else 0
@@ -100,19 +91,6 @@ def one_cycle(
         return low + (peak - low) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
     return lr
-
-
-def make(name: str, learning_rate: float, epochs: int, **kwargs) -> Schedule:
-    """Build a schedule by name; ``learning_rate`` is its starting (or peak) rate."""
-    if name == "constant":
-        return constant(learning_rate, **kwargs)
-    if name == "inverse_time":
-        return inverse_time(learning_rate, **kwargs)
-    if name == "step":
-        return step(learning_rate, **kwargs)
-    if name == "one_cycle":
-        return one_cycle(learning_rate, epochs, **kwargs)
-    raise ConfigError(f"unknown schedule {name!r}; choose one of {NAMES}.")
 
 
 def table(schedule: Schedule, epochs: int) -> list[tuple[int, float]]:

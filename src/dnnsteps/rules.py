@@ -1,0 +1,306 @@
+"""The assignment's rules and the course's rules of thumb, checked on a Keras model.
+
+Both give ``Finding``s: ``check`` one per assignment rule (passed or not),
+``review`` one per broken rule of thumb. A rule checked on ``model.layers``
+alone misses a ``Dense`` head inside a nested ``Sequential`` or a custom layer,
+so ``walk`` descends into all of them and both checks see what actually runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+
+from .errors import DnnstepsError
+from .receptive_field import receptive_fields
+
+MAX_PARAMS = 15_000
+TARGET_ACCURACY = 0.994
+MAX_EPOCHS = 20
+
+L = keras.layers
+FULLY_CONNECTED = (L.Dense, L.EinsumDense)
+CONVOLUTIONS = tuple(
+    getattr(L, name)
+    for name in (
+        "Conv1D Conv2D Conv3D DepthwiseConv1D DepthwiseConv2D SeparableConv1D "
+        "SeparableConv2D Conv1DTranspose Conv2DTranspose Conv3DTranspose"
+    ).split()
+    if hasattr(L, name)
+)
+_SLIDING = tuple(c for c in CONVOLUTIONS if "Transpose" not in c.__name__)
+_AFTER_LAST_CONV = (L.BatchNormalization, L.Dropout, L.SpatialDropout2D, L.ReLU)
+
+# What print_review states when a model follows every rule of thumb.
+RULES = (
+    "No strided convolution: max-pooling shrinks the maps; a stride skips pixels "
+    "and covers the rest unevenly (the checkerboard effect).",
+    "Max-pooling only after a convolution, never straight on the input, never two "
+    "in a row, and at least two convolutions before the output.",
+    "Stacked 3x3 kernels instead of bigger ones: two 3x3 see 5x5 with 18 weights "
+    "instead of 25.",
+    "Nothing (batch norm, ReLU, dropout) between the last convolution and softmax.",
+    "No bias: the assignment forbids it, and batch norm's shift does that job.",
+    "No fully connected layer and no kernel covering the whole map: both lose "
+    "where things are (the spatial information) and cost many weights.",
+    "The final receptive field covers the whole image, so the output sees the whole digit.",
+)
+
+# What each rule of thumb says when broken; {kind}, {size}, ... are the layer's.
+MESSAGES = {
+    "no_fc": "fully connected ({kind}) layer; use a conv output block or GAP.",
+    "bias": "{kind} has a bias; the assignment forbids biases "
+    "(batch norm's beta plays that role).",
+    "fc_in_disguise": "its kernel covers the whole {size} input map: a fully connected "
+    "layer in disguise. It loses the spatial information and costs as many parameters "
+    "as a Dense layer; global average pooling does not.",
+    "strided_conv": "strided convolution (stride {stride}); the course shrinks maps "
+    "with max-pooling.",
+    "big_kernel": "{k}x{k} kernel; two 3x3 convs see as much with fewer parameters.",
+    "after_last_conv": "{kind} after the last convolution; the output layer should "
+    "feed softmax directly.",
+    "pool_at_input": "max-pooling directly after the input throws away pixels before "
+    "any feature exists.",
+    "pool_near_output": "max-pooling within two convolutions of the output; keep the "
+    "last layers' detail.",
+    "pool_twice": "two max-pools in a row with no convolution between them.",
+    "small_rf": "final receptive field {rf}x{rf} is smaller than the {size}x{size} "
+    "input; the output cannot see the whole digit.",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One rule on one layer (``layer`` empty: the whole model); ``passed`` says how it went."""
+
+    layer: str
+    rule: str
+    message: str
+    required: str = ""
+    actual: str = ""
+    passed: bool = False
+
+    def __str__(self):
+        return f"{self.layer}: {self.message}" if self.layer else self.message
+
+
+# Walking every layer ----------------------------------------------------------------
+
+
+def _children(layer) -> list:
+    """The layers ``layer`` holds directly (nested models, custom layers' parts)."""
+    found = list(getattr(layer, "_layers", None) or [])
+    if not found and isinstance(layer, keras.Model):
+        found = list(layer.layers)
+    return [c for c in found if isinstance(c, L.Layer)]
+
+
+def _tree(model) -> list[tuple[str, object]]:
+    """(path, layer) for every layer inside ``model``, depth first in build order,
+    containers included; the path is ``outer/inner/dense`` for a nested layer."""
+    seen, out = set(), []
+
+    def visit(layer, prefix):
+        for child in _children(layer):
+            if id(child) not in seen:
+                seen.add(id(child))
+                if not isinstance(child, L.InputLayer):
+                    out.append((prefix + child.name, child))
+                visit(child, f"{prefix}{child.name}/")
+
+    visit(model, "")
+    return out
+
+
+def walk(model) -> list:
+    """Every layer inside ``model``, nested models and custom layers' parts included."""
+    return [layer for _, layer in _tree(model)]
+
+
+def has_bias(layer) -> bool:
+    """True when ``layer`` itself adds a learned bias (not counting its sub-layers).
+    Batch norm's shift is named beta: it is what replaces the convs' biases."""
+    if getattr(layer, "use_bias", False) and not _children(layer):
+        return True
+    inner = {id(v) for child in _children(layer) for v in child.weights}
+    own = [v for v in layer.weights if id(v) not in inner]
+    return any(getattr(v, "name", "").split("/")[-1] == "bias" for v in own)
+
+
+def fully_connected(model) -> list[str]:
+    """Paths of every fully connected layer, however deeply nested."""
+    return [path for path, x in _tree(model) if isinstance(x, FULLY_CONNECTED)]
+
+
+def biased(model) -> list[str]:
+    """Paths of every layer that holds a bias, however deeply nested."""
+    return [path for path, x in _tree(model) if has_bias(x)]
+
+
+def _spatial_input(layer):
+    """The spatial size (e.g. ``(6, 6)``) of what ``layer`` was called on, or None."""
+    try:
+        spatial = tuple(layer.input.shape)[1:-1]
+    except (AttributeError, ValueError, TypeError):
+        return None
+    return spatial if spatial and None not in spatial else None
+
+
+def covers_whole_map(layer) -> bool:
+    """A convolution whose kernel spans its whole (larger than 1x1) input map: it sees
+    every pixel at once, like a fully connected layer over the flattened map."""
+    spatial = _spatial_input(layer) if isinstance(layer, _SLIDING) else None
+    if spatial is None or all(s == 1 for s in spatial):
+        return False
+    kernel = tuple(layer.kernel_size)
+    return layer.padding == "valid" and all(k >= s for k, s in zip(kernel, spatial))
+
+
+# The assignment -------------------------------------------------------------------
+
+
+def val_accuracy(history) -> list[float]:
+    """Validation accuracy per epoch from a History, its dict, numbers or log rows."""
+    history = getattr(history, "history", history)
+    try:
+        if isinstance(history, dict):
+            return [float(v) for v in history.get("val_accuracy", [])]
+        return [float(v["val_accuracy"] if isinstance(v, dict) else v) for v in history]
+    except (KeyError, TypeError, ValueError):
+        raise DnnstepsError(
+            "history must be a Keras History, its .history dict, a list of validation "
+            "accuracies, or log rows that each hold val_accuracy."
+        ) from None
+
+
+def _rule(rule, required, actual, ok) -> Finding:
+    message = f"{rule}: {actual} (required {required})"
+    return Finding("", rule, message, required, actual, ok)
+
+
+def _accuracy_rule(history) -> Finding:
+    """>= 99.4% in one of the first 20 epochs (entry i of ``history`` is epoch i + 1)."""
+    val = val_accuracy(history)
+    hits = [i + 1 for i, v in enumerate(val) if v >= TARGET_ACCURACY]
+    first = next((e for e in hits if e <= MAX_EPOCHS), None)
+    if not val[:MAX_EPOCHS]:
+        actual = "no validation accuracy recorded"
+    else:
+        actual = f"{max(val[:MAX_EPOCHS]):.2%} best"
+        if first:
+            actual += f", {TARGET_ACCURACY:.1%} first at epoch {first}"
+        elif hits:
+            actual += f" (reached only at epoch {hits[0]})"
+    required = f">= {TARGET_ACCURACY:.1%} within {MAX_EPOCHS} epochs"
+    return _rule("validation accuracy", required, actual, first is not None)
+
+
+def check(model, history=None) -> list[Finding]:
+    """One finding per assignment rule; without a history, the model's rules only.
+
+    ``history``: a Keras History, its dict, a list of val accuracies, or log rows.
+    """
+    params = int(model.count_params())
+    dense, bias = fully_connected(model), biased(model)
+    found = [
+        _rule("parameters", f"< {MAX_PARAMS:,}", f"{params:,}", params < MAX_PARAMS),
+        _rule("fully connected layers", "none", ", ".join(dense) or "none", not dense),
+        _rule("biases", "none", ", ".join(bias) or "none", not bias),
+    ]
+    if history is not None:
+        found.append(_accuracy_rule(history))
+    return found
+
+
+def passed(findings) -> bool:
+    return all(f.passed for f in findings)
+
+
+def check_table(findings) -> str:
+    """A Markdown table: rule | required | actual | passed."""
+    rows = [
+        f"| {f.rule} | {f.required} | {f.actual} | {'yes' if f.passed else 'NO'} |"
+        for f in findings
+    ]
+    return "\n".join(
+        ["| rule | required | actual | passed |", "| --- | --- | --- | --- |", *rows]
+    )
+
+
+def print_check(model, history=None) -> None:
+    findings = check(model, history)
+    print(check_table(findings))
+    if passed(findings) and history is None:
+        print(
+            f"{model.name} meets the rules the model alone decides; accuracy needs a training log."
+        )
+    elif passed(findings):
+        print(f"{model.name} meets every rule of the assignment.")
+    else:
+        print("Not there yet: " + "; ".join(f.message for f in findings if not f.passed))
+
+
+# The rules of thumb ---------------------------------------------------------------
+
+
+def _broken(layer, i, layers, convs) -> list[str]:
+    """The rules of thumb ``layer``, number ``i`` of ``layers``, breaks."""
+    conv, pool = isinstance(layer, _SLIDING), isinstance(layer, L.MaxPooling2D)
+    pools = [j for j in range(i) if isinstance(layers[j], L.MaxPooling2D)]
+    relu = isinstance(layer, L.Activation) and layer.activation is keras.activations.relu
+    after = isinstance(layer, _AFTER_LAST_CONV) or relu
+    tests = {
+        "no_fc": isinstance(layer, FULLY_CONNECTED),
+        "bias": has_bias(layer),
+        "fc_in_disguise": covers_whole_map(layer),
+        "strided_conv": conv and max(layer.strides) > 1,
+        "big_kernel": conv and max(layer.kernel_size) > 3 and i != convs[-1],
+        "after_last_conv": after and bool(convs) and i > convs[-1],
+        "pool_at_input": pool and not any(c < i for c in convs),
+        "pool_near_output": pool and sum(c > i for c in convs) < 2,
+        "pool_twice": pool and bool(pools) and not any(pools[-1] < c < i for c in convs),
+    }
+    return [rule for rule, broken in tests.items() if broken]
+
+
+def review(model) -> list[Finding]:
+    """The rules of thumb ``model`` breaks, one finding each (empty: follows them all).
+
+    Preprocessing layers (Rescaling, Normalization) hold no weights and pass through.
+    """
+    leaves = [(path, x) for path, x in _tree(model) if not _children(x)]
+    paths, layers = [p for p, _ in leaves], [x for _, x in leaves]
+    convs = [i for i, layer in enumerate(layers) if isinstance(layer, CONVOLUTIONS)]
+    found = []
+    for i, layer in enumerate(layers):
+        facts = dict(
+            kind=type(layer).__name__,
+            size="x".join(str(s) for s in _spatial_input(layer) or ()),
+            k=max(getattr(layer, "kernel_size", (1,))),
+            stride=getattr(layer, "strides", None),
+        )
+        for rule in _broken(layer, i, layers, convs):
+            found.append(Finding(paths[i], rule, MESSAGES[rule].format(**facts)))
+    try:
+        last = receptive_fields(model)[-1]
+    except DnnstepsError:
+        return found  # a layer the receptive-field formula cannot follow
+    size = model.input_shape[1]
+    if size and last.rf < size:
+        text = MESSAGES["small_rf"].format(rf=last.rf, size=size)
+        found.append(Finding(last.name, "small_rf", text))
+    return found
+
+
+def print_review(model) -> None:
+    """The findings, or, when there are none, the rules checked in plain words."""
+    findings = review(model)
+    if findings:
+        print(f"{model.name} goes against the course's rules of thumb:")
+        for finding in findings:
+            print(f"- {finding}")
+        return
+    print("The course's rules of thumb, checked on every layer:")
+    print("\n".join(f"- {rule}" for rule in RULES))
+    print(f"{model.name} follows all of them.")
