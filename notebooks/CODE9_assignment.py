@@ -172,7 +172,8 @@ rules.print_check(model)
 # sets one, goes first in the list of callbacks. `resumable` saves every epoch in a run
 # folder under `RUNS`, so running this cell again resumes after the last finished epoch,
 # and a finished run loads instead of training again. A changed model, learning rate or
-# batch size trains in a run folder of its own.
+# batch size trains in a run folder of its own. The folder does not see `SCHEDULE`:
+# after changing only the schedule, pass `fresh=True` to `resumable` to train again.
 
 # %%
 def train(model):

@@ -133,8 +133,8 @@ def test_killed_at_a_random_moment_then_rerun_matches(tmp_path, straight):
     draws = random.Random(0)
     for attempt in range(5):
         folder = tmp_path / f"run{attempt}"
-        delay = draws.uniform(0.0, 2.0)
-        process = start(folder, pace=0.1)
+        delay = draws.uniform(0.0, 1.5)
+        process = start(folder, pace=0.2)  # epochs 2 and 3 last 2 s or more
         for line in process.stdout:  # the first epoch is backed up when the second starts
             if line.strip() == "EPOCH 1":
                 break

@@ -49,12 +49,16 @@ def make_repeatable() -> None:
     """On TensorFlow, pick deterministic kernels, so one seed gives one result per machine.
 
     Keras 3.7+ then also turns XLA off, which matters on a GPU: XLA has no deterministic
-    max-pooling gradient. JAX on a CPU is repeatable as it is; nothing to switch on.
+    max-pooling gradient. tf.data's debug mode runs the shuffle of ``model.fit`` eagerly:
+    with a seed set, a traced shuffle replays the first epoch's order in every epoch, an
+    eager one draws each epoch's order from the seed (see ``resume.seed_epoch``).
+    JAX on a CPU is repeatable as it is; nothing to switch on.
     """
     if backend() == "tensorflow":
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
+        tf.data.experimental.enable_debug_mode()
 
 
 def accelerators() -> list[str]:

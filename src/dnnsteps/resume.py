@@ -196,7 +196,7 @@ def _refuse_foreign(folder: Path) -> list[str]:
     ):
         shown = ", ".join(sorted(foreign or names)[:3])
         raise DnnstepsError(
-            f"{folder} holds files dnnsteps did not write ({shown}); choose another folder."
+            f"{folder} is not a dnnsteps run folder (it holds {shown}); choose another folder."
         )
     return names
 
@@ -275,6 +275,19 @@ def _restore(model, folder: Path) -> dict:
     return {"epoch": 0, "rows": [], "seconds": []}
 
 
+def seed_epoch(key: str, epoch: int) -> None:
+    """Seed the order in which ``model.fit`` shows this epoch's batches from the run and
+    the epoch: a new order every epoch, the same one in every run of the same settings,
+    and after a resume the order the epoch would have had (JAX shuffles with NumPy's
+    generator; TensorFlow, in tf.data's debug mode, with its global seed)."""
+    seed = (int(key, 16) + epoch) % 2**32
+    np.random.seed(seed)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.random.set_seed(seed)
+
+
 # The callback --------------------------------------------------------------------------
 
 
@@ -333,6 +346,7 @@ class ResumableTraining(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self.started = time.perf_counter()
+        seed_epoch(self.model._dnnsteps_run_key, epoch)
 
     def on_epoch_end(self, epoch, logs=None):
         row = {"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}}
