@@ -5,9 +5,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_bench_smoke_writes_json_and_readme_section(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("a\n<!-- bench:start -->\nSTALE\n<!-- bench:end -->\nb\n")
@@ -40,6 +43,7 @@ def test_bench_smoke_writes_json_and_readme_section(tmp_path):
     assert "STALE" not in text and "| 34,826 |" in text and text.endswith("b\n")
 
 
+@pytest.mark.slow
 def test_bench_rejects_an_unknown_model():
     proc = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "bench.py"), "--models", "nope"],

@@ -98,6 +98,7 @@ print("IMPORTED:", dnnsteps.__file__)
 """
 
 
+@pytest.mark.slow
 def test_setup_cell_installs_dnnsteps_into_a_fresh_environment(tmp_path):
     (dnn1,) = [p for p in NOTEBOOKS if p.name.startswith("DNN1")]
     (tmp_path / "cell.py").write_text(setup_cell(dnn1))

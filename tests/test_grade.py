@@ -265,3 +265,27 @@ def test_a_submission_trained_the_course_s_old_way_on_x_over_255_is_reproduced(t
     assert (g.input, g.verdict) == ("x / 255", "fail"), g.reasons
     assert not any(r.startswith("not reproduced") for r in g.reasons)
     assert abs(g.measured - g.claimed) <= grade.TOLERANCE and g.claimed > 0.3  # learnt
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="grades under TF")
+def test_a_submission_trained_under_jax_is_graded_under_tensorflow(tmp_path):
+    """The CLI trains in a JAX process (a resumable run folder: model.keras + log.csv);
+    this TensorFlow process grades it, and the weights reproduce the JAX log."""
+    import os
+    import subprocess
+    import sys
+
+    folder = tmp_path / "class" / "jax_run"
+    env = {**os.environ, "KERAS_BACKEND": "jax", "DNNSTEPS_SMOKE": "1"}
+    env.pop("DNNSTEPS_FULL", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "dnnsteps", "train", "dnn3", "--epochs", "2", "--seed", "0",
+         "--run-dir", str(folder)],
+        capture_output=True, text=True, env=env, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    (g,) = grade.grade_all(tmp_path / "class", smoke=True)
+    assert keras.backend.backend() == "tensorflow"
+    assert g.input == "raw 0-255", g.reasons
+    assert abs(g.measured - g.claimed) <= grade.TOLERANCE and g.claimed > 0.3

@@ -237,7 +237,9 @@ def test_the_log_has_keras_csvloggers_columns_and_values(tmp_path):
     with one, in the same training, its file and ours read alike."""
     path = tmp_path / "csvlogger.csv"
     scheduler = keras.callbacks.LearningRateScheduler(lambda epoch: 0.01)
-    fit(folder=tmp_path / "run", callbacks=[scheduler, keras.callbacks.CSVLogger(str(path))])
+    fit(
+        folder=tmp_path / "run", callbacks=[scheduler, keras.callbacks.CSVLogger(str(path))]
+    )
     with open(path, newline="") as theirs:
         expected = list(csv.reader(theirs))
     with open(tmp_path / "run" / "log.csv", newline="") as ours:
@@ -311,7 +313,9 @@ def test_a_folder_with_a_users_file_is_refused_and_left_alone(tmp_path, fresh, b
     folder.mkdir(exist_ok=True)
     (folder / "notes.txt").write_text("mine, not dnnsteps's\n")
     before = sorted(p.name for p in folder.iterdir()), files(folder)
-    with pytest.raises(DnnstepsError, match=r"is not a dnnsteps run folder \(it holds notes"):
+    with pytest.raises(
+        DnnstepsError, match=r"is not a dnnsteps run folder \(it holds notes"
+    ):
         fit(folder=folder, epochs=1, fresh=fresh)
     assert (sorted(p.name for p in folder.iterdir()), files(folder)) == before
 

@@ -62,6 +62,7 @@ def test_readme_holds_rules_code_every_epoch_evaluation_and_a_strategy_prompt(tm
     assert strategy.read_text().rstrip().endswith("## Strategy\nBatch norm.")
 
 
+@pytest.mark.slow
 def test_log_is_what_keras_csvlogger_writes(tmp_path):
     """The same logs through Keras's own CSVLogger and through write give one file."""
     logger = keras.callbacks.CSVLogger(str(tmp_path / "keras.csv"))
