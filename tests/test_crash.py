@@ -31,6 +31,16 @@ pytestmark = [
     pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX-only"),
 ]
 
+
+@pytest.fixture(scope="module", autouse=True)
+def full_mode():
+    """These runs train their own tiny data in full: the README's test command sets
+    DNNSTEPS_SMOKE=1, whose two-epoch stop would cut every three-epoch run short."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("DNNSTEPS_SMOKE", raising=False)
+        yield
+
+
 DRIVER = Path(__file__).with_name("crash_driver.py")
 OURS = ("Resuming", "Loaded the finished run", "The backup of epoch")
 

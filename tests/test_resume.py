@@ -29,6 +29,15 @@ FALLBACK = "incomplete; using the one before"
 BACKEND = keras.backend.backend()
 
 
+@pytest.fixture(scope="module", autouse=True)
+def full_mode():
+    """These runs train their own tiny data in full: the README's test command sets
+    DNNSTEPS_SMOKE=1, whose two-epoch stop would cut every three-epoch run short."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("DNNSTEPS_SMOKE", raising=False)
+        yield
+
+
 class Killed(BaseException):
     """Stands in for SIGKILL: nothing in dnnsteps or Keras catches it."""
 
