@@ -58,6 +58,8 @@ class StopAtTarget:
     def __new__(cls, target: float):
         import keras
 
+        from dnnsteps.results import as_printed
+
         class _Stop(keras.callbacks.Callback):
             seconds: list = []
 
@@ -66,7 +68,7 @@ class StopAtTarget:
 
             def on_epoch_end(self, epoch, logs=None):
                 self.seconds.append(time.perf_counter() - self.started)
-                if (logs or {}).get("val_accuracy", 0.0) >= target:
+                if as_printed((logs or {}).get("val_accuracy", 0.0)) >= target:
                     self.model.stop_training = True
 
         return _Stop()
@@ -95,6 +97,7 @@ def run_one(name: str, seed: int, smoke: bool, max_epochs: int) -> dict:
     import keras
 
     from dnnsteps import config, data, models, receptive_field
+    from dnnsteps.results import as_printed
 
     what, target = MODELS[name]
     config.make_repeatable()
@@ -125,7 +128,7 @@ def run_one(name: str, seed: int, smoke: bool, max_epochs: int) -> dict:
         verbose=2,
     )
     val, seconds = history.history["val_accuracy"], stop.seconds
-    first = next((i + 1 for i, v in enumerate(val) if v >= target), None)
+    first = next((i + 1 for i, v in enumerate(val) if as_printed(v) >= target), None)
     per_epoch = sum(seconds) / len(seconds)
     return {
         "model": name,

@@ -40,40 +40,37 @@
 
 # %% [markdown]
 # ## Setup
-# One cell finds or installs the helper package `dnnsteps` and imports what this
-# notebook uses. Offline, point the `MNIST_NPZ` environment variable at a copy of
+# One cell installs the helper package `dnnsteps` where it is missing and imports what
+# this notebook uses. Offline, point the `MNIST_NPZ` environment variable at a copy of
 # Keras's `mnist.npz`. In Colab, to keep your runs when the session dies, mount your
 # Drive (`from google.colab import drive; drive.mount("/content/drive")`) and set
 # `RUNS = "/content/drive/MyDrive/dnnsteps-runs"` in the next cell: a training run
 # then resumes from Drive.
 
 # %%
-# Setup: find dnnsteps (installed, or this clone's src/), else install it, then import.
+# Setup: install dnnsteps where it is missing (as in Colab), then import.
 import importlib.util
 import os
-import sys
 
-if importlib.util.find_spec("dnnsteps") is None and os.path.isdir("../src/dnnsteps"):
-    sys.path.insert(0, os.path.abspath("../src"))  # a clone, not pip-installed
-if importlib.util.find_spec("dnnsteps") is None:  # Colab: install from the repository
+if importlib.util.find_spec("dnnsteps") is None:
     SOURCE = os.environ.get("DNNSTEPS_SOURCE", "git+https://github.com/dnnsteps/dnnsteps")
     # %pip install -q {SOURCE}
-    importlib.invalidate_caches()
-if importlib.util.find_spec("dnnsteps") is None:
-    raise SystemExit(
-        "dnnsteps is not installed: open this notebook in a clone of the repository, "
-        "or set DNNSTEPS_SOURCE to a copy of it (a folder or a git URL)."
-    )
+    importlib.invalidate_caches()  # so this session finds what pip just installed
 
 import keras
 import numpy as np
 from dnnsteps import data, plots, receptive_field, results, rules
+from dnnsteps.batches import Batches
+from dnnsteps.config import repeatable
 from dnnsteps.resume import resumable
 from keras import layers
 
 # %% tags=["parameters"]
 SEED = 0  # fixes the initial weights and the order of the batches
 RUNS = "runs"  # where each training run is saved; in Colab, a Drive folder keeps runs
+
+# %%
+repeatable(SEED)  # the seeds, and deterministic kernels, for this session (see DNN1)
 
 # %% [markdown]
 # ## The data
@@ -171,14 +168,14 @@ rules.print_check(model)
 # on the 10,000 test images (the course's validation set). A schedule, when the recipe
 # sets one, goes first in the list of callbacks. `resumable` saves every epoch in a run
 # folder under `RUNS`, so running this cell again resumes after the last finished epoch,
-# and a finished run loads instead of training again. A changed model, learning rate or
-# batch size trains in a run folder of its own. The folder does not see `SCHEDULE`:
-# after changing only the schedule, pass `fresh=True` to `resumable` to train again.
+# and a finished run loads instead of training again. A changed model, learning rate,
+# schedule, batch size or seed trains in a run folder of its own.
 
 # %%
 def train(model):
     """Compile and fit ``model`` with the recipe; returns the History of every epoch."""
-    callbacks = [resumable(RUNS, data=(x_train, y_train))]
+    batches = Batches(x_train, y_train, batch_size=BATCH_SIZE, seed=SEED)
+    callbacks = [resumable(RUNS, data=batches)]
     if SCHEDULE is not None:  # the rate of every epoch, as in DNN7 and DNN8
         callbacks = [keras.callbacks.LearningRateScheduler(SCHEDULE), *callbacks]
     model.compile(
@@ -187,10 +184,9 @@ def train(model):
         metrics=["accuracy"],
     )
     return model.fit(
-        x_train,
-        y_train,
-        batch_size=BATCH_SIZE,
+        batches,
         epochs=EPOCHS,
+        shuffle=False,  # batches shuffles, from SEED
         validation_data=(x_test, y_test),
         callbacks=callbacks,
         verbose=2,
@@ -276,10 +272,10 @@ zipped = submission.offer_download(FOLDER)
 # set: the figure should be the last epoch's validation accuracy.
 
 # %%
-from dnnsteps import resume
+from dnnsteps import runfiles
 
-handed_in = resume.load_model(os.path.join(FOLDER, "model.keras"))
-rules.print_check(handed_in, resume.read_log(FOLDER))
+handed_in = runfiles.load_model(os.path.join(FOLDER, "model.keras"))
+rules.print_check(handed_in, runfiles.read_log(FOLDER))
 predicted = handed_in.predict(x_test, verbose=0).argmax(axis=1)
 print(f"the handed-in model.keras scores {np.mean(predicted == y_test):.2%}")
 

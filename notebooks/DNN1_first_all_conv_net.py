@@ -41,40 +41,46 @@
 
 # %% [markdown]
 # ## Setup
-# One cell finds or installs the helper package `dnnsteps` and imports what this
-# notebook uses. Offline, point the `MNIST_NPZ` environment variable at a copy of
+# One cell installs the helper package `dnnsteps` where it is missing and imports what
+# this notebook uses. Offline, point the `MNIST_NPZ` environment variable at a copy of
 # Keras's `mnist.npz`. In Colab, to keep your training runs when the session dies, mount
 # your Drive (`from google.colab import drive; drive.mount("/content/drive")`) and set
 # `RUNS = "/content/drive/MyDrive/dnnsteps-runs"` in the parameters cell below: a new
 # session then resumes from Drive.
 
 # %%
-# Setup: find dnnsteps (installed, or this clone's src/), else install it, then import.
+# Setup: install dnnsteps where it is missing (as in Colab), then import.
 import importlib.util
 import os
-import sys
 
-if importlib.util.find_spec("dnnsteps") is None and os.path.isdir("../src/dnnsteps"):
-    sys.path.insert(0, os.path.abspath("../src"))  # a clone, not pip-installed
-if importlib.util.find_spec("dnnsteps") is None:  # Colab: install from the repository
+if importlib.util.find_spec("dnnsteps") is None:
     SOURCE = os.environ.get("DNNSTEPS_SOURCE", "git+https://github.com/dnnsteps/dnnsteps")
     # %pip install -q {SOURCE}
-    importlib.invalidate_caches()
-if importlib.util.find_spec("dnnsteps") is None:
-    raise SystemExit(
-        "dnnsteps is not installed: open this notebook in a clone of the repository, "
-        "or set DNNSTEPS_SOURCE to a copy of it (a folder or a git URL)."
-    )
+    importlib.invalidate_caches()  # so this session finds what pip just installed
 
 import keras
 import numpy as np
 from dnnsteps import data, plots, receptive_field, results, rules
+from dnnsteps.batches import Batches
+from dnnsteps.config import repeatable
 from dnnsteps.resume import resumable
 from keras import layers
 
 # %% tags=["parameters"]
 SEED = 0  # fixes the initial weights and the order of the batches
 RUNS = "runs"  # where each training run is saved; in Colab, a Drive folder keeps runs
+
+# %% [markdown]
+# `repeatable(SEED)` seeds Python's, NumPy's and Keras's random number generators and,
+# on TensorFlow, switches on **op determinism**: kernels that give the same result every
+# time. Then one seed gives one run, epoch for epoch, on a given machine. It switches
+# them for the whole session, so it is called once, here, before any model is compiled:
+# on a GPU, Keras decides inside `model.compile` whether to compile training with XLA,
+# and keeps XLA off only when determinism is already on (XLA has no deterministic
+# max-pooling gradient). The line it prints says what it switched on and what it costs.
+
+# %%
+repeatable(SEED)
 
 # %% [markdown]
 # ## Look at the data
@@ -344,19 +350,25 @@ rules.print_review(model)
 # * `metrics=["accuracy"]`: figures to report, not to optimise: accuracy is the share of
 #   images whose highest softmax value is the true class. The optimizer sees only the
 #   loss, which, unlike accuracy, changes smoothly with every weight.
-# * `x_train, y_train`: the training images (raw pixels: the model standardises them
-#   itself) and their labels.
-# * `batch_size=BATCH_SIZE`, `epochs=EPOCHS`: the recipe. Before each epoch Keras
-#   shuffles the training images, so every epoch's batches are different; `SEED` fixes
-#   that order.
+# * `train = Batches(x_train, y_train, batch_size=BATCH_SIZE, seed=SEED)`: the training
+#   images (raw pixels: the model standardises them itself) and their labels, cut into
+#   batches of `BATCH_SIZE`. Before each epoch the images are shuffled, so every epoch's
+#   batches are different. The order is drawn from `SEED` and the epoch's number alone:
+#   the same in every run, and after a resume the one the epoch would have had.
+#   `Batches` is a `keras.utils.PyDataset`; `model.fit(x_train, y_train,
+#   batch_size=BATCH_SIZE)` would also shuffle, in an order of Keras's choosing.
+# * `epochs=EPOCHS`: how many passes, from the recipe.
+# * `shuffle=False`: `train` has shuffled already; Keras's own shuffle would reorder the
+#   batches once more, from a random generator that a resumed run cannot restore.
 # * `validation_data=(x_test, y_test)`: after each epoch the model is scored on images
 #   it never trains on, printed as `val_loss` and `val_accuracy`. The course uses the
 #   10,000 test images as its validation set, and so do these notebooks.
-# * `callbacks=[resumable(RUNS, data=(x_train, y_train))]`: a callback is code that
+# * `callbacks=[resumable(RUNS, data=train)]`: a callback is code that
 #   Keras runs during training. `resumable` saves every epoch in a run folder under
 #   `RUNS`, so running this cell again resumes after the last finished epoch, and a
-#   finished run is loaded instead of trained again. `data=` ties the run to these
-#   training images: other data trains in a run folder of its own.
+#   finished run is loaded instead of trained again. `data=train` ties the run to
+#   these batches: other images, another batch size or another seed trains in a run
+#   folder of its own, and so does any change to the model or to the compile call.
 # * `verbose=2`: one line per epoch with its loss, accuracy, val_loss and val_accuracy,
 #   instead of a progress bar (1) or nothing (0).
 #
@@ -364,18 +376,18 @@ rules.print_review(model)
 # epoch, for the cells below.
 
 # %%
+train = Batches(x_train, y_train, batch_size=BATCH_SIZE, seed=SEED)
 model.compile(
     optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE),
     loss="sparse_categorical_crossentropy",
     metrics=["accuracy"],
 )
 history = model.fit(
-    x_train,
-    y_train,
-    batch_size=BATCH_SIZE,
+    train,
     epochs=EPOCHS,
+    shuffle=False,  # train shuffles, from SEED
     validation_data=(x_test, y_test),
-    callbacks=[resumable(RUNS, data=(x_train, y_train))],
+    callbacks=[resumable(RUNS, data=train)],
     verbose=2,
 )
 

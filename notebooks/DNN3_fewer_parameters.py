@@ -37,40 +37,37 @@
 
 # %% [markdown]
 # ## Setup
-# One cell finds or installs the helper package `dnnsteps` and imports what this
-# notebook uses. Offline, point the `MNIST_NPZ` environment variable at a copy of
+# One cell installs the helper package `dnnsteps` where it is missing and imports what
+# this notebook uses. Offline, point the `MNIST_NPZ` environment variable at a copy of
 # Keras's `mnist.npz`. In Colab, to keep your training runs when the session dies, mount
 # your Drive (`from google.colab import drive; drive.mount("/content/drive")`) and set
 # `RUNS = "/content/drive/MyDrive/dnnsteps-runs"` in the parameters cell below: a new
 # session then resumes from Drive.
 
 # %%
-# Setup: find dnnsteps (installed, or this clone's src/), else install it, then import.
+# Setup: install dnnsteps where it is missing (as in Colab), then import.
 import importlib.util
 import os
-import sys
 
-if importlib.util.find_spec("dnnsteps") is None and os.path.isdir("../src/dnnsteps"):
-    sys.path.insert(0, os.path.abspath("../src"))  # a clone, not pip-installed
-if importlib.util.find_spec("dnnsteps") is None:  # Colab: install from the repository
+if importlib.util.find_spec("dnnsteps") is None:
     SOURCE = os.environ.get("DNNSTEPS_SOURCE", "git+https://github.com/dnnsteps/dnnsteps")
     # %pip install -q {SOURCE}
-    importlib.invalidate_caches()
-if importlib.util.find_spec("dnnsteps") is None:
-    raise SystemExit(
-        "dnnsteps is not installed: open this notebook in a clone of the repository, "
-        "or set DNNSTEPS_SOURCE to a copy of it (a folder or a git URL)."
-    )
+    importlib.invalidate_caches()  # so this session finds what pip just installed
 
 import keras
 import numpy as np
 from dnnsteps import data, plots, receptive_field, results, rules
+from dnnsteps.batches import Batches
+from dnnsteps.config import repeatable
 from dnnsteps.resume import resumable
 from keras import layers
 
 # %% tags=["parameters"]
 SEED = 0  # fixes the initial weights and the order of the batches
 RUNS = "runs"  # where each training run is saved; in Colab, a Drive folder keeps runs
+
+# %%
+repeatable(SEED)  # the seeds, and deterministic kernels, for this session (see DNN1)
 
 # %% [markdown]
 # ## The data and the recipe
@@ -274,18 +271,18 @@ rules.print_review(model)
 # instead of trained again.
 
 # %%
+train = Batches(x_train, y_train, batch_size=BATCH_SIZE, seed=SEED)
 model.compile(
     optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE),
     loss="sparse_categorical_crossentropy",
     metrics=["accuracy"],
 )
 history = model.fit(
-    x_train,
-    y_train,
-    batch_size=BATCH_SIZE,
+    train,
     epochs=EPOCHS,
+    shuffle=False,  # train shuffles, from SEED
     validation_data=(x_test, y_test),
-    callbacks=[resumable(RUNS, data=(x_train, y_train))],
+    callbacks=[resumable(RUNS, data=train)],
     verbose=2,
 )
 

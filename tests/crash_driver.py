@@ -22,7 +22,8 @@ import time
 
 import keras
 
-from dnnsteps import data, resume
+from dnnsteps import data, resume, runfiles
+from dnnsteps.batches import Batches
 
 EPOCHS = 3
 
@@ -48,20 +49,30 @@ def tiny(seed=0, width=16):
     )
 
 
-def fit(model=None, train=None, epochs=EPOCHS, callbacks=(), loss=None, verbose=0, **kw):
+def fit(
+    model=None,
+    train=None,
+    epochs=EPOCHS,
+    callbacks=(),
+    loss=None,
+    verbose=0,
+    seed=0,
+    learning_rate=0.01,
+    **kw,
+):
     """Compile and fit as a notebook does, with ``resumable(**kw)`` first and then
     ``callbacks`` (so a callback that stops the run sees the epoch backed up)."""
     model = model or tiny()
-    train = train or arrays()[0]
+    train = Batches(*(train or arrays()[0]), batch_size=64, seed=seed)
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=0.01),
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
         loss=loss or "sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
     history = model.fit(
-        *train,
-        batch_size=64,
+        train,
         epochs=epochs,
+        shuffle=False,
         validation_data=arrays()[1],
         callbacks=[resume.resumable(data=train, **kw), *callbacks],
         verbose=verbose,
@@ -70,7 +81,7 @@ def fit(model=None, train=None, epochs=EPOCHS, callbacks=(), loss=None, verbose=
 
 
 # A resumed run is the uninterrupted run, bit for bit, on a CPU: each epoch's order of
-# the batches follows from the run and the epoch (resume.seed_epoch).
+# the batches follows from the seed and the epoch (dnnsteps.batches).
 EXACT_RESUME = True
 
 
@@ -91,11 +102,11 @@ def same_run(rows, expected, kept: int) -> None:
 
 
 def killing_publish(point: str, die):
-    """``resume._publish``, wrapped to call ``die()`` at ``point`` (``MODE:FILE[#N]``)."""
+    """``runfiles._publish``, wrapped to call ``die()`` at ``point`` (``MODE:FILE[#N]``)."""
     mode, _, name = point.partition(":")
     name, _, nth = name.partition("#")
     assert mode in ("tear", "before", "after"), point
-    real, seen = resume._publish, [0]
+    real, seen = runfiles._publish, [0]
 
     def publish(tmp, path):
         hit = path.name == name and seen[0] + 1 == int(nth or 1)
@@ -136,7 +147,7 @@ class _Markers(keras.callbacks.Callback):
 def main(argv) -> None:
     folder = argv[0]
     if len(argv) > 1:
-        resume._publish = killing_publish(argv[1], _sigkill(argv[1]))
+        runfiles._publish = killing_publish(argv[1], _sigkill(argv[1]))
     _, history = fit(folder=folder, callbacks=[_Markers()], verbose=2)
     print("RESULT " + json.dumps({"history": history.history, "run_dir": history.run_dir}))
 

@@ -73,3 +73,21 @@ def test_profile_groups_ops_by_layer_type():
     assert layer_kind(forward, types) == ("forward", "Conv2D")
     assert layer_kind("StatefulPartitionedCall/Adam/AssignAddVariableOp", types) is None
     assert layer_kind("ExecutorState::Process", types) is None
+
+
+def test_training_stops_at_the_target_as_keras_prints_it():
+    import importlib.util
+    import types
+
+    spec = importlib.util.spec_from_file_location("bench", ROOT / "benchmarks" / "bench.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    model = types.SimpleNamespace(stop_training=False)
+    stop = bench.StopAtTarget(0.9942)
+    stop.set_model(model)
+    stop.on_epoch_begin(0)
+    stop.on_epoch_end(0, {"val_accuracy": 0.99414999})  # Keras prints 0.9941
+    assert not model.stop_training
+    stop.on_epoch_begin(1)
+    stop.on_epoch_end(1, {"val_accuracy": 0.99419999})  # Keras prints 0.9942
+    assert model.stop_training

@@ -8,7 +8,7 @@ import sys
 import keras
 import pytest
 
-from dnnsteps import cli, models, resume, submission
+from dnnsteps import cli, models, runfiles, submission
 
 L = keras.layers
 # TensorFlow's C++ start-up lines, which no setting silences once it is imported.
@@ -155,7 +155,7 @@ def test_train_then_check_and_grade_the_run_folder(tmp_path):
 
     trained = dnnsteps("train", "dnn7", "--epochs", "2", "--run-dir", run)
     assert trained.returncode == 0, trained.stderr
-    rows = resume.read_log(run)
+    rows = runfiles.read_log(run)
     schedule = models.get("dnn7")[1].schedule
     assert [r["learning_rate"] for r in rows] == pytest.approx([schedule(0), schedule(1)])
     assert f"accuracy {rows[-1]['val_accuracy']:.4f}" in trained.stdout  # model.evaluate

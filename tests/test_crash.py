@@ -1,7 +1,7 @@
 """Training processes killed with SIGKILL at the worst moments, then run again.
 
 tests/crash_driver.py trains a tiny model for three epochs with ``resumable`` in a
-subprocess, and kills itself at a chosen point (it wraps ``dnnsteps.resume._publish``;
+subprocess, and kills itself at a chosen point (it wraps ``dnnsteps.runfiles._publish``;
 dnnsteps has no test hook). Each rerun resumes from what the kill left and dies at the
 next point; the last rerun finishes. After every kill the log holds whole epochs, each
 once, and every rerun says how it resumed; at the end the log and the metrics equal an
@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from crash_driver import arrays, fit, rows_of, same_run
 
-from dnnsteps import resume
+from dnnsteps import runfiles
 
 pytestmark = [
     pytest.mark.slow,
@@ -74,7 +74,7 @@ def said(out, folder, *expected):
 
 
 def epochs_in(folder):
-    path = Path(folder) / resume.LOG_FILE
+    path = Path(folder) / runfiles.LOG_FILE
     if not path.exists():
         return []
     with open(path, newline="") as f:
@@ -86,7 +86,7 @@ def straight(tmp_path_factory):
     """The same training, never killed (in this process)."""
     folder = tmp_path_factory.mktemp("straight") / "run"
     _, history = fit(folder=folder)
-    return dict(history=history.history, log=resume.read_log(folder))
+    return dict(history=history.history, log=runfiles.read_log(folder))
 
 
 def check_finished(folder, out, straight, kept):
@@ -95,10 +95,10 @@ def check_finished(folder, out, straight, kept):
     the log."""
     result = json.loads(out.split("RESULT ", 1)[1])
     assert result["run_dir"] == str(folder)
-    log = resume.read_log(folder)
+    log = runfiles.read_log(folder)
     same_run(log, straight["log"], kept)
     assert rows_of(result["history"]) == log
-    model = resume.load_model(folder / resume.MODEL_FILE)
+    model = runfiles.load_model(folder / runfiles.MODEL_FILE)
     model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     accuracy = model.evaluate(*arrays()[1], verbose=0, return_dict=True)["accuracy"]
     assert accuracy == pytest.approx(log[-1]["val_accuracy"], abs=1e-6)

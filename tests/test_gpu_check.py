@@ -17,7 +17,7 @@ import gpu_check  # noqa: E402
 
 JAX_LINE = (
     'DNNSTEPS_SMOKE=1 KERAS_BACKEND=jax python -m pytest -m "backends" tests '
-    "notebooks/DNN8_assignment.ipynb --nbval-lax --nbval-sanitize-with notebooks/nbval.cfg"
+    "notebooks/DNN8_assignment.ipynb --nbval-lax --nbval-sanitize-with tests/nbval.cfg"
 )
 
 
@@ -34,11 +34,11 @@ def test_the_test_command_is_the_readmes_jax_command(tmp_path):
         "backends",
         "tests",
     ]
-    assert cmd[-2:] == ["--nbval-sanitize-with", "notebooks/nbval.cfg"]
+    assert cmd[-2:] == ["--nbval-sanitize-with", "tests/nbval.cfg"]
     tiny = gpu_check.test_command(readme, tiny=True)
     assert tiny[1:5] == ["-m", "pytest", "-m", "backends"]
     assert tiny[-1] == "notebooks/DNN1_first_all_conv_net.ipynb"
-    assert "tests" not in tiny and "notebooks/nbval.cfg" in tiny
+    assert "tests" not in tiny and "tests/nbval.cfg" in tiny
     readme.write_text("no JAX command here\n")
     assert "backends" in gpu_check.test_command(readme, tiny=False)
 

@@ -31,6 +31,22 @@ def test_missed_reads_the_target_its_epoch_and_the_hold_rule():
     assert results.missed("dnn8", [0.99] * 17 + [0.9941] * 3) is None
 
 
+def test_targets_are_compared_as_keras_prints_accuracies():
+    # float32 accuracies a hair under their printed value: Keras logs 0.9942 and 0.9940
+    assert results.as_printed(0.9941999912261963) == 0.9942
+    assert results.as_printed(0.99414999) == 0.9941
+    dnn7 = [0.99] * 10 + [0.9941999912261963] + [0.99] * 4  # DNN7's 0.9942 at epoch 11
+    assert results.missed("dnn7", dnn7) is None
+    held = [0.99] * 17 + [0.9939999580383301] * 3
+    assert results.missed("dnn8", held) is None
+    assert (
+        results.seeds_table({0: held}, "dnn8").splitlines()[2].endswith("| 99.40% | yes |")
+    )
+    assert results.best_and_final({"val_accuracy": [0.9946, 0.99460001]}).startswith(
+        "best val accuracy 99.46% at epoch 1 of 2"  # the first epoch that prints it
+    )
+
+
 def test_verdict_prints_or_raises_only_when_strict(full, monkeypatch, capsys):
     history = {"val_accuracy": [0.97, 0.98, 0.982]}
     assert results.verdict("dnn1", history) is False
@@ -121,6 +137,15 @@ def test_compare_reads_the_previous_record_wherever_the_notebook_runs(
     assert table[2].startswith("| DNN2 | 2 | 99.00% | 99.00% | 99.20% | +0.20 |")
     assert table[3].startswith("| this run | 2 | 99.10% | 99.10% | 99.50% | +0.40 |")
     assert "older version" in table[-1]
+
+
+def test_the_gap_is_between_the_accuracies_as_printed(tmp_path, monkeypatch):
+    monkeypatch.setattr(results, "_record_dirs", lambda: [tmp_path])
+    before = {"val_accuracy": [0.99], "accuracy": [0.99]}
+    (tmp_path / "DNN2_x.json").write_text(json.dumps(before))
+    history = _history([0.9865999817848206], [0.9862499833106995])  # printed 0.9866, 0.9862
+    table = results.compare(history, "DNN3_x", "DNN2_x").splitlines()
+    assert table[3].endswith("| 98.66% | 98.62% | -0.04 |")
 
 
 def test_the_committed_records_are_found_from_the_notebooks_folder(monkeypatch):

@@ -256,6 +256,8 @@ def test_parameters_must_stay_below_15000():
     "history, ok, note",
     [
         ([0.99, 0.994], True, "99.4% first at epoch 2"),
+        ([0.99, 0.9939999580383301], True, "99.40% best, 99.4% first at epoch 2"),
+        ([0.99, 0.9939499926567078], False, "99.39% best"),
         ([0.99, 0.9939], False, "99.39% best"),
         ([0.99] * 19 + [0.995], True, "first at epoch 20"),
         ([0.99] * 20 + [0.995], False, "reached only at epoch 21"),

@@ -8,7 +8,7 @@ import zipfile
 import keras
 import pytest
 
-from dnnsteps import resume, submission
+from dnnsteps import runfiles, submission
 from dnnsteps.errors import DnnstepsError
 
 L = keras.layers
@@ -73,8 +73,8 @@ def test_log_is_what_keras_csvlogger_writes(tmp_path):
     logger.on_train_end()
     folder = written(tmp_path / "sub")
     assert (folder / "log.csv").read_text() == (tmp_path / "keras.csv").read_text()
-    assert [r["val_accuracy"] for r in resume.read_log(folder)] == VAL
-    loaded = resume.load_model(folder / "model.keras")
+    assert [r["val_accuracy"] for r in runfiles.read_log(folder)] == VAL
+    loaded = runfiles.load_model(folder / "model.keras")
     assert loaded.count_params() == all_conv().count_params()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keras.csv", "sub"]  # no staging
 
@@ -82,7 +82,7 @@ def test_log_is_what_keras_csvlogger_writes(tmp_path):
 def test_history_log_rows_and_old_lr_key_give_the_same_log(tmp_path):
     history = keras.callbacks.History()
     history.history = dict(LOGS)
-    rows = resume.read_log(written(tmp_path / "a", history=history))
+    rows = runfiles.read_log(written(tmp_path / "a", history=history))
     old = {("lr" if k == "learning_rate" else k): v for k, v in LOGS.items()}
     logs = [(written(tmp_path / n, history=h) / "log.csv").read_text()
             for n, h in (("b", rows), ("c", old))]  # fmt: skip

@@ -240,6 +240,21 @@ def test_the_kernel_runs_full_and_strict_and_this_process_keeps_its_environment(
     assert parameters == {"EXTRA_SEEDS": (), "RUNS": "runs"}
 
 
+def test_the_kernel_is_this_python_declared_for_the_run_only(tmp_path, monkeypatch):
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    user, other = tmp_path / "user", tmp_path / "other"
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(user))  # the user's own kernels
+    monkeypatch.setenv("JUPYTER_PATH", str(other))
+    with run_notebooks.kernel_environment(tmp_path / "results"):
+        spec = KernelSpecManager().get_kernel_spec(run_notebooks.KERNEL)
+        folder = Path(spec.resource_dir).parents[1]
+        assert spec.argv[0] == sys.executable
+        assert os.environ["JUPYTER_PATH"].split(os.pathsep) == [str(folder), str(other)]
+    assert not folder.exists() and not user.exists()
+    assert os.environ["JUPYTER_PATH"] == str(other)
+
+
 def test_smoke_mode_runs_every_notebook_records_nothing_and_keeps_the_tables(
     project, executed
 ):
@@ -366,6 +381,21 @@ def test_a_missed_target_is_named_in_its_row(changes, problem):
     row = readme_tables.results_row("DNN4_batch_norm", a_record(**changes))
     assert row[7].startswith("no: ") and problem in row[7], row[7]
     assert readme_tables.results_row("DNN4_batch_norm", a_record())[7] == "yes"
+
+
+def test_the_tables_read_accuracies_as_keras_prints_them():
+    p = 0.9941999912261963  # a float32 that Keras prints as 0.9942
+    assert readme_tables.first_epoch_at([0.99, p], 0.9942) == 2
+    recipe = {**a_record()["recipe"], "target": 0.9942, "target_epoch": 2, "hold_last": 2}
+    assert (
+        readme_tables.problems(a_record(recipe=recipe, val_accuracy=[0.99, p, p, p])) == []
+    )
+    curve = [0.99, p, 0.9946, 0.99460001]  # the last two both print 0.9946
+    record = a_record(recipe=recipe, val_accuracy=curve, seeds={"0": [0.99, p, p, p]})
+    row = readme_tables.results_row("DNN7_x", record)
+    assert row[3] == "99.46% (3)" and row[6:8] == [2, "yes"]
+    seeds = readme_tables.seeds_table(record).splitlines()
+    assert seeds[2] == "| 0 | 99.42%, 99.42% | 99.42% | yes |"
 
 
 def test_seeds_table_reads_the_hold_rule_from_the_recipe():

@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 STARTED = float(os.environ.get("GPU_CHECK_STARTED", time.time()))
 TESTS = (
     "DNNSTEPS_SMOKE=1 KERAS_BACKEND=jax python -m pytest -m backends tests notebooks "
-    "--nbval-lax --nbval-current-env --nbval-sanitize-with notebooks/nbval.cfg"
+    "--nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval.cfg"
 )
 TINY_TESTS = ["notebooks/DNN1_first_all_conv_net.ipynb"]
 # The papermill parameter that leaves out DNN8's extra seeds when time is short (DNN8's

@@ -42,7 +42,4 @@ else
   GPU_CHECK_INSTALL="wheels/ installed in $(( $(date +%s) - started )) s"
 fi
 export GPU_CHECK_INSTALL
-# papermill's kernel "python3" is this Python, whatever kernels the machine has.
-python3 -m ipykernel install --prefix "$shim/jupyter" --name python3 >/dev/null 2>&1
-export JUPYTER_PATH="$shim/jupyter/share/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}"
 python3 tools/gpu_check.py "$@" 2>&1 | tee "$OUT/check.log"

@@ -3,7 +3,8 @@
 A record is one notebook's full run (written by ``dnnsteps.results.record``), judged
 here against the recipe it ran with: a later recipe change does not rewrite history.
 A record marked ``"stale"`` predates its notebook's last run attempt (still running,
-killed or failed); its row says so.
+killed or failed); its row says so. Accuracies are read as Keras prints them, to 4
+decimals (``dnnsteps.results.as_printed``), before any comparison.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import re
 from pathlib import Path
 
 from nbfiles import atomic_write
+
+from dnnsteps.results import as_printed
 
 TABLE = ("<!-- results:start -->", "<!-- results:end -->")
 SEEDS = ("<!-- seeds:start -->", "<!-- seeds:end -->")
@@ -40,13 +43,14 @@ def load_records(results_dir) -> dict:
 
 
 def first_epoch_at(curve: list, target: float) -> int | None:
-    """The first epoch (from 1) whose accuracy reaches the target; None if none does."""
-    return next((i for i, v in enumerate(curve, 1) if v >= target), None)
+    """The first epoch (from 1) whose accuracy, as printed, reaches the target; None if
+    none does."""
+    return next((i for i, v in enumerate(curve, 1) if as_printed(v) >= target), None)
 
 
 def problems(record: dict) -> list[str]:
     """What a full run missed of its recipe's targets (empty: every target met)."""
-    recipe, curve = record["recipe"], record["val_accuracy"]
+    recipe, curve = record["recipe"], [as_printed(v) for v in record["val_accuracy"]]
     target, last = recipe["target"], recipe.get("hold_last") or 0
     found = []
     if len(curve) < recipe["epochs"]:
@@ -57,7 +61,7 @@ def problems(record: dict) -> list[str]:
     if by and first is not None and first > by:
         found.append(f"first at epoch {first}, not by epoch {by}")
     for seed, seed_curve in sorted((record.get("seeds") or {"0": curve}).items()):
-        if last and min(seed_curve[-last:]) < target:
+        if last and as_printed(min(seed_curve[-last:])) < target:
             found.append(f"seed {seed} did not hold {target:.2%} over the last {last}")
     return found
 
@@ -81,7 +85,7 @@ def markdown(header, rows, right=()) -> str:
 
 def results_row(name: str, r: dict) -> list:
     curve, recipe, per_epoch = (
-        r["val_accuracy"],
+        [as_printed(v) for v in r["val_accuracy"]],
         r.get("recipe"),
         r.get("seconds_per_epoch"),
     )
@@ -129,7 +133,7 @@ def seeds_table(record: dict) -> str:
     header = ["seed", f"val accuracy, last {last} epochs", "lowest", f"holds {target:.2%}"]
     rows = []
     for seed, curve in sorted(record["seeds"].items(), key=lambda kv: int(kv[0])):
-        tail = curve[-last:]
+        tail = [as_printed(v) for v in curve[-last:]]
         held = len(curve) >= recipe["epochs"] and min(tail) >= target
         rows.append(
             [

@@ -32,7 +32,10 @@ import readme_tables
 from readme_tables import UsageError
 
 ROOT = Path(__file__).resolve().parents[1]
-TOOLING = ("papermill", "nbformat", "jupytext")
+TOOLING = ("papermill", "nbformat", "jupytext", "ipykernel")
+# The kernel papermill starts: this Python, declared in a temporary Jupyter folder for
+# the run only (the user's own kernels are neither read nor changed).
+KERNEL = "dnnsteps-run"
 
 
 def notebooks_in_order(folder: Path, only=()) -> list[Path]:
@@ -100,7 +103,8 @@ def pair_differs(path: Path) -> bool:
 @contextlib.contextmanager
 def kernel_environment(results: Path, smoke: bool = False):
     """The kernels' environment (papermill's kernel inherits this process's): full
-    mode, strict targets, records to ``results``; restored afterwards.
+    mode, strict targets, records to ``results``, the ``KERNEL`` kernelspec in a
+    temporary folder first on ``JUPYTER_PATH``; all restored afterwards.
 
     No MPLBACKEND: the kernel then picks its inline backend, which needs no display
     and puts the figures into the notebook (``Agg`` would drop them all).
@@ -114,8 +118,15 @@ def kernel_environment(results: Path, smoke: bool = False):
         os.environ["DNNSTEPS_SMOKE"] = "1"
     else:
         os.environ["DNNSTEPS_RECORD"] = str(results.resolve())
+    from ipykernel.kernelspec import write_kernel_spec
+
     try:
-        yield
+        with tempfile.TemporaryDirectory(prefix="dnnsteps-jupyter.") as jupyter:
+            write_kernel_spec(Path(jupyter, "kernels", KERNEL))
+            os.environ["JUPYTER_PATH"] = os.pathsep.join(
+                filter(None, [jupyter, saved.get("JUPYTER_PATH")])
+            )
+            yield
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -135,7 +146,7 @@ def execute(path: Path, parameters: dict) -> str | None:
                 str(path),
                 str(out),
                 parameters=parameters,
-                kernel_name="python3",
+                kernel_name=KERNEL,
                 progress_bar=True,
                 cwd=str(path.parent),
             )

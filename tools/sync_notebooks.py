@@ -43,7 +43,7 @@ def sync(script: Path) -> Path:
 
 def main(argv: list[str]) -> int:
     scripts = [NOTEBOOKS / f"{name.removesuffix('.py')}.py" for name in argv] or sorted(
-        p for p in NOTEBOOKS.glob("*.py") if p.name != "conftest.py"
+        NOTEBOOKS.glob("*.py")
     )
     for script in scripts:
         if not script.exists():

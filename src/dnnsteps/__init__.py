@@ -21,4 +21,9 @@ def __getattr__(name):
         from .resume import resumable
 
         return resumable
-    return importlib.import_module(f".{name}", __name__)
+    try:
+        return importlib.import_module(f".{name}", __name__)
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__name__}.{name}":
+            raise  # a module of ours that needs something missing
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

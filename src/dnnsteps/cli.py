@@ -86,8 +86,11 @@ def _train(args) -> int:
     import keras
 
     from . import config, data, resume
+    from .batches import Batches
 
+    config.repeatable(args.seed)
     (x_train, y_train), (x_test, y_test) = data.mnist()
+    train = Batches(x_train, y_train, batch_size=recipe.batch_size, seed=args.seed)
     with config.use_all_accelerators():  # several GPUs: one copy of the model on each
         model = models.build(args.step, args.seed)
         model.compile(
@@ -95,16 +98,13 @@ def _train(args) -> int:
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
         )
-    callbacks = [
-        resume.resumable(data=(x_train, y_train), fresh=args.fresh, folder=args.run_dir)
-    ]
+    callbacks = [resume.resumable(data=train, fresh=args.fresh, folder=args.run_dir)]
     if recipe.schedule is not None:
         callbacks.insert(0, keras.callbacks.LearningRateScheduler(recipe.schedule))
     history = model.fit(
-        x_train,
-        y_train,
-        batch_size=recipe.batch_size,
+        train,
         epochs=args.epochs or recipe.epochs,
+        shuffle=False,  # Batches shuffles, from the seed and the epoch
         validation_data=(x_test, y_test),
         callbacks=callbacks,
         verbose=2,
@@ -123,14 +123,14 @@ def _check(args) -> int:
     path, history = Path(args.target), None
     if path.is_dir():
         from .grade import log_rows
-        from .resume import MODEL_FILE, load_model
+        from .runfiles import MODEL_FILE, load_model
 
         history = log_rows(path)
         model = load_model(path / MODEL_FILE)
     elif path.is_file():
         if path.suffix != ".keras":
             raise DnnstepsError(f"{path} is not a .keras file or a submission folder.")
-        from .resume import load_model
+        from .runfiles import load_model
 
         model = load_model(path)
     elif path.suffix == ".keras" or "/" in args.target or "\\" in args.target:

@@ -45,20 +45,28 @@ def backend() -> str:
     return keras.backend.backend()
 
 
-def make_repeatable() -> None:
-    """On TensorFlow, pick deterministic kernels, so one seed gives one result per machine.
+def repeatable(seed: int) -> None:
+    """Seed Python, NumPy and Keras, and on TensorFlow switch op determinism on, for
+    the whole process: one seed, one result per machine. Call it once, before any model
+    is compiled: Keras picks XLA inside ``compile()`` on a GPU and keeps it off only if
+    determinism is already on (XLA has no deterministic max-pool gradient). Prints one
+    line saying what it switched on and what that costs."""
+    import keras
 
-    Keras 3.7+ then also turns XLA off, which matters on a GPU: XLA has no deterministic
-    max-pooling gradient. tf.data's debug mode runs the shuffle of ``model.fit`` eagerly:
-    with a seed set, a traced shuffle replays the first epoch's order in every epoch, an
-    eager one draws each epoch's order from the seed (see ``resume.seed_epoch``).
-    JAX on a CPU is repeatable as it is; nothing to switch on.
-    """
+    keras.utils.set_random_seed(seed)
+    switched = f"Repeatable: seed {seed} for Python, NumPy and Keras"
     if backend() == "tensorflow":
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
-        tf.data.experimental.enable_debug_mode()
+        line = (f"{switched}, and TensorFlow's op determinism for this session (on a GPU "
+                "it costs some speed: Keras then trains without XLA).")  # fmt: skip
+    elif backend() == "jax":
+        line = (f"{switched}. JAX repeats a run exactly on a CPU; on a GPU, sums may "
+                "differ in their last digits from run to run.")  # fmt: skip
+    else:
+        line = f"{switched}; this backend's kernels may differ slightly from run to run."
+    print(line)
 
 
 def accelerators() -> list[str]:

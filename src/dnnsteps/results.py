@@ -14,11 +14,20 @@ import os
 import sys
 from pathlib import Path
 
-from . import config, models
+from . import config
 from .errors import DnnstepsError
 
 SCHEMA = 3
 RECORD_ENV = "DNNSTEPS_RECORD"
+
+
+def as_printed(value) -> float:
+    """An accuracy as Keras prints it (4 decimals): what every target is compared with.
+
+    Keras logs the float32 0.99419999 as ``0.9942``; compared raw it would miss a
+    target of 0.9942 that the log shows reached.
+    """
+    return round(float(value), 4)
 
 
 def curves(history) -> dict[str, list[float]]:
@@ -33,7 +42,7 @@ def curves(history) -> dict[str, list[float]]:
 
 def best_and_final(history) -> str:
     """The best epoch and the last one, side by side: the last is the honest figure."""
-    val = curves(history)["val_accuracy"]
+    val = [as_printed(v) for v in curves(history)["val_accuracy"]]
     best = max(range(len(val)), key=val.__getitem__)
     return (
         f"best val accuracy {val[best]:.2%} at epoch {best + 1} of {len(val)}; "
@@ -41,9 +50,15 @@ def best_and_final(history) -> str:
     )
 
 
+def _recipe(step: str):
+    from . import models  # here, so the README's tools read results without Keras
+
+    return models.get(step)[1]
+
+
 def missed(step: str, val: list[float]) -> str | None:
     """Why ``val`` misses step's target, or None when it meets it."""
-    recipe = models.get(step)[1]
+    recipe, val = _recipe(step), [as_printed(v) for v in val]
     by = recipe.target_epoch or len(val)
     if not val or max(val[:by]) < recipe.target:
         return f"{recipe.target:.2%} not reached by epoch {by} (best {max(val[:by], default=0):.2%})"
@@ -56,7 +71,7 @@ def missed(step: str, val: list[float]) -> str | None:
 
 def verdict(step: str, history) -> bool:
     """Print whether the run met its step's target; in strict mode a miss raises."""
-    recipe = models.get(step)[1]
+    recipe = _recipe(step)
     if config.smoke_mode():
         print(f"smoke run: the {recipe.target:.2%} target is judged in full runs only.")
         return True
@@ -72,7 +87,7 @@ def verdict(step: str, history) -> bool:
 
 def seeds_table(runs: dict[int, list[float]], step: str) -> str:
     """One row per seed: the last epochs the hold rule reads, their lowest, the verdict."""
-    recipe = models.get(step)[1]
+    recipe = _recipe(step)
     last = recipe.hold_last or 1
     lines = [
         f"| seed | last {last} epochs | lowest | holds {recipe.target:.2%} |",
@@ -117,6 +132,7 @@ def compare(history, notebook: str, previous: str) -> str:
     lines = ["| run | epochs | best val acc | last val acc | last train acc | gap |"]
     lines.append("| --- | ---: | ---: | ---: | ---: | ---: |")
     for name, val, train in rows:
+        val, train = [as_printed(v) for v in val], [as_printed(v) for v in train]
         gap = f"{(train[-1] - val[-1]) * 100:+.2f}" if train else ""
         lines.append(
             f"| {name} | {len(val)} | {max(val):.2%} | {val[-1]:.2%} | {train[-1]:.2%} | {gap} |"
@@ -128,6 +144,7 @@ def compare(history, notebook: str, previous: str) -> str:
 
 def record(notebook, model, history, test_accuracy, test_loss, seeds=None) -> dict:
     """Print this run's figures; in a full run of the tooling, save them for the tables."""
+    from . import models
     from .receptive_field import macs_per_image
 
     recipe = models.RECIPES.get(model.name)
@@ -166,7 +183,7 @@ def record(notebook, model, history, test_accuracy, test_loss, seeds=None) -> di
     print(f"model.evaluate: test accuracy {test_accuracy:.2%}, loss {test_loss:.4f}")
     folder = os.environ.get(RECORD_ENV)
     if folder and value["mode"] == "full":
-        from .resume import atomic_write
+        from .runfiles import atomic_write
 
         atomic_write(Path(folder) / f"{notebook}.json", json.dumps(value, indent=1) + "\n")
     return value

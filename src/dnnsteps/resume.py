@@ -1,158 +1,81 @@
 """Training that survives a dead session: one Keras callback for a plain ``model.fit``.
 
-``resumable(runs)`` gives the callback. Each run lives in its own folder,
-``runs/<model name>-<key>``, where the key is a hash of what decides the run: the
-layers, the optimizer, the loss, the batches per epoch, the initial weights (so the
-seed) and the training data. Edit the model and it trains afresh in a new folder;
-run the same cell again and it picks up where it stopped.
+``resumable(runs, data=train)`` gives the callback; ``train`` is the ``Batches`` that
+``model.fit`` trains on. Each run lives in its own folder, ``runs/<model name>-<key>``,
+where the key is a hash of everything that decides the run, read as each ``fit``
+starts (``recipe``): the layers, the weights it starts from, the optimizer as compiled
+(its learning rate included), the loss and metrics, the batches (data, batch size,
+seed), the backend, and the callbacks that change training (a learning-rate schedule
+by its rates over the first 200 epochs). Change any of them and it trains in a new
+folder; run the same cell again and it picks up where it stopped. Re-compiling is a
+new recipe, and a new run starts from the weights the model has, as Keras would.
 
-After every epoch the callback writes, each file atomically (a temporary file, then a
-rename): ``backup-N.weights.h5`` (weights and optimizer state), ``backup-N.json`` (the
-epoch's commit point: the log so far and the weights' SHA-256) and ``log.csv`` (Keras's
-CSVLogger columns). Only the two newest backups are kept. When training starts it
-loads the newest backup that is whole, falling back to the one before with one printed
-line, and continues after its epoch; a finished run is loaded instead of retrained,
-and ends with ``model.keras``. A file lock keeps a second process off a running run.
+After every epoch the callback writes, each file atomically: ``backup-N.weights.h5``
+(weights and optimizer state), ``backup-N.json`` (the commit point: the log so far,
+the lines Keras printed, the dropout generators' state and the weights' SHA-256) and
+``log.csv`` (Keras's CSVLogger columns). Only the two newest backups are kept. When
+training starts it loads the newest backup that is whole, falling back to the one
+before with one printed line, and continues after its epoch; a finished run is
+loaded instead of retrained, and ends with ``model.keras``. A file lock keeps a second
+process off a running run. The callback switches nothing for the process: seeds and
+determinism are ``dnnsteps.repeatable``'s, called in plain sight.
 
 Why not ``keras.callbacks.BackupAndRestore``: it writes weights and then metadata in
-place, so a kill between the two trains an epoch twice, and a torn metadata file
-stops it with a traceback.
+place, so a kill between the two trains an epoch twice, a torn metadata file stops it
+with a traceback, and dropout's random state is not in its backup.
 """
 
 from __future__ import annotations
 
-import csv
-import hashlib
+import contextlib
+import inspect
 import io
 import json
-import os
 import re
+import sys
 import time
+import weakref
 from pathlib import Path
 
 import keras
 import numpy as np
 
 from . import config
+from .batches import Batches
 from .errors import DnnstepsError
+from .runfiles import (
+    LOG_FILE,
+    MODEL_FILE,
+    atomic_write,
+    fingerprint,
+    log_text,
+    sha256,
+    write_with,
+)
 
-LOG_FILE = "log.csv"
-MODEL_FILE = "model.keras"
 RUN_FILE = "run.json"
 KEEP_BACKUPS = 2
+SCHEDULE_EPOCHS = 200  # a schedule is keyed by its rates over this many epochs
 _OURS = re.compile(
     r"(run\.json|log\.csv|model\.keras|backup-\d+\.(weights\.h5|json)|\.lock|\.tmp-.*)"
 )
-_LOCKS: dict[
-    str, object
-] = {}  # run folder -> this process's lock (an interrupted fit keeps it)
+_LOCKS: dict[str, object] = {}  # run folder -> this process's lock
+# An optimizer's settings when it first trains (a schedule changes its learning rate
+# as it goes), and each model's last recipe with the weights that recipe started from
+# (so re-running a fit cell after an interruption finds its run). Weak: nothing is
+# kept alive, and nothing is written onto the model.
+_COMPILED = weakref.WeakKeyDictionary()
+_STARTS = weakref.WeakKeyDictionary()
+_CHANGERS = (  # Keras's callbacks that change what training does, besides a schedule
+    keras.callbacks.ReduceLROnPlateau,
+    keras.callbacks.EarlyStopping,
+    keras.callbacks.SwapEMAWeights,
+)
+_SETTINGS = ("monitor", "factor", "patience", "min_delta", "min_lr", "cooldown", "mode",
+             "baseline", "restore_best_weights", "start_from_epoch")  # fmt: skip
 
 
-# Files ---------------------------------------------------------------------------------
-
-
-def _sync_folder(folder: Path) -> None:
-    """Make a rename durable; only POSIX can open a directory to sync it."""
-    if hasattr(os, "O_DIRECTORY"):
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _tmp(path: Path) -> Path:
-    return path.with_name(f".tmp-{path.name}")  # keeps the suffix Keras checks for
-
-
-def _publish(tmp: Path, path: Path) -> None:
-    with open(tmp, "rb+") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _sync_folder(path.parent)
-
-
-def _write_with(path, write) -> None:
-    """``write(tmp)`` fills a temporary file, which then replaces ``path`` in one step.
-    A full disk or a read-only folder is one clear error; the old file stays whole."""
-    path = Path(path)
-    tmp = _tmp(path)
-    try:
-        write(tmp)
-        _publish(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise DnnstepsError(
-            f"could not write {path} ({exc.strerror or exc}); what was saved before is "
-            "kept: free some space or fix the folder, then run again to resume."
-        ) from None
-
-
-def atomic_write(path, data: bytes | str) -> None:
-    data = data.encode() if isinstance(data, str) else data
-    _write_with(path, lambda tmp: Path(tmp).write_bytes(data))
-
-
-def write_new(path, data: bytes | str, force: bool = False) -> Path:
-    """Write ``path`` atomically, refusing to replace a file that is already there."""
-    path = Path(path)
-    if path.exists() and not force:
-        raise DnnstepsError(f"{path} exists; choose another file or pass --force.")
-    atomic_write(path, data)
-    return path
-
-
-def sha256(path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def load_model(path) -> keras.Model:
-    """A saved ``.keras`` model, loaded in safe mode (no code from the file runs)."""
-    try:
-        return keras.saving.load_model(path, safe_mode=True, compile=False)
-    except Exception as exc:  # noqa: BLE001 - any unreadable model is one message
-        text = " ".join(str(exc).split())[:200]
-        raise DnnstepsError(f"cannot load {path}: {type(exc).__name__}: {text}") from None
-
-
-# The log -------------------------------------------------------------------------------
-
-
-def log_text(rows) -> str:
-    """CSVLogger's layout: ``epoch`` (from 0), then the metrics in sorted order."""
-    keys = sorted({k for row in rows for k in row} - {"epoch"})
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["epoch", *keys])
-    for row in rows:
-        writer.writerow(
-            [row["epoch"], *(repr(float(row[k])) if k in row else "" for k in keys)]
-        )
-    return out.getvalue()
-
-
-def read_log(path) -> list[dict]:
-    """The rows of a Keras CSVLogger log (a file, or a folder holding ``log.csv``)."""
-    path = Path(path)
-    path = path / LOG_FILE if path.is_dir() else path
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-        rows = [
-            {
-                k: int(v) if k == "epoch" else float(v)
-                for k, v in row.items()
-                if v not in ("", None)
-            }
-            for row in csv.DictReader(lines)
-        ]
-    except (OSError, UnicodeDecodeError, ValueError, TypeError) as exc:
-        raise DnnstepsError(f"cannot read the training log {path}: {exc}") from None
-    if not rows or any("epoch" not in row for row in rows):
-        raise DnnstepsError(f"{path} holds no epochs; expected a Keras CSVLogger log.")
-    return rows
-
-
-# The run folder ------------------------------------------------------------------------
+# The recipe and the key ----------------------------------------------------------------
 
 
 def _without_names(value):
@@ -164,27 +87,83 @@ def _without_names(value):
     return value
 
 
-def fingerprint(*parts) -> str:
-    digest = hashlib.sha256()
-    for part in parts:
-        if isinstance(part, np.ndarray):
-            digest.update(f"{part.shape}{part.dtype}".encode())
-            digest.update(memoryview(np.ascontiguousarray(part)).cast("B"))
-        else:
-            digest.update(json.dumps(part, sort_keys=True, default=str).encode())
-    return digest.hexdigest()
+def schedule_rates(schedule, learning_rate: float, epochs: int = SCHEDULE_EPOCHS):
+    """The rates ``LearningRateScheduler(schedule)`` sets, epoch by epoch, called as
+    Keras calls it; stops at the first epoch the schedule cannot compute."""
+    rates = []
+    for epoch in range(epochs):
+        try:
+            try:
+                learning_rate = float(schedule(epoch, learning_rate))
+            except TypeError:
+                learning_rate = float(schedule(epoch))
+        except Exception:  # noqa: BLE001 - a schedule defined only over its epochs
+            break
+        rates.append(learning_rate)
+    return rates
 
 
-def run_key(model, steps, data_key: str) -> str:
-    """What decides a run: layers, optimizer, loss, batches, initial weights, data."""
-    return fingerprint(
-        _without_names(model.get_config()),
-        _without_names(model.optimizer.get_config()),
-        re.sub(r" at 0x[0-9a-fA-F]+", "", str(model.loss)),  # no address: same next session
-        steps,
-        data_key,
-        *[np.asarray(w) for w in model.get_weights()],
-    )[:12]
+def _effect(callback, learning_rate: float):
+    """What a callback does to training, as key material; ``None`` for the rest
+    (logging, checkpoints, progress, and callbacks of your own)."""
+    if isinstance(callback, keras.callbacks.LearningRateScheduler):
+        return ["LearningRateScheduler", schedule_rates(callback.schedule, learning_rate)]
+    if isinstance(callback, _CHANGERS):
+        settings = {k: getattr(callback, k) for k in _SETTINGS if hasattr(callback, k)}
+        return [type(callback).__name__, settings]
+    return None
+
+
+def seed_states(model) -> list:
+    """The state variables of the model's random generators (dropout's)."""
+    return [v for v in model.variables if v.name == "seed_generator_state"]
+
+
+def recipe(model, batches: Batches, callbacks=()) -> dict:
+    """Everything but the starting weights that decides what ``fit`` will train."""
+    optimizer = model.optimizer
+    compiled = _COMPILED.setdefault(optimizer, _without_names(optimizer.get_config()))
+    settings = model.get_compile_config() or {}
+    rate = float(compiled.get("learning_rate") or 0.0)
+    return {
+        "layers": _without_names(model.get_config()),
+        "optimizer": [type(optimizer).__name__, compiled],
+        **{
+            k: settings.get(k)
+            for k in ("loss", "loss_weights", "metrics", "weighted_metrics")
+        },  # fmt: skip
+        "batches": [batches.batch_size, batches.seed, fingerprint(batches.x, batches.y)],
+        "backend": keras.backend.backend(),
+        "callbacks": [e for c in callbacks if (e := _effect(c, rate)) is not None],
+    }
+
+
+def _start_of(model, recipe_key: str) -> tuple[str, list]:
+    """The weights this recipe starts from: those it started from before, if the
+    model's last recipe was this one; else the model's weights now."""
+    last = _STARTS.get(model)
+    if last is None or last[0] != recipe_key:
+        arrays = [np.asarray(keras.ops.convert_to_numpy(v)) for v in
+                  [*model.weights, *seed_states(model)]]  # fmt: skip
+        last = _STARTS[model] = (recipe_key, fingerprint(*arrays), arrays)
+    return last[1], last[2]
+
+
+def _fit_callbacks(callback) -> list:
+    """The callbacks of the ``fit`` call that is starting: the ``CallbackList`` that is
+    calling ``callback`` (Keras passes no list to a callback)."""
+    frame = inspect.currentframe()
+    while frame is not None:
+        owner = frame.f_locals.get("self")
+        if isinstance(owner, keras.callbacks.CallbackList) and callback in owner.callbacks:
+            return list(owner.callbacks)
+        frame = frame.f_back
+    print("Could not see model.fit's other callbacks: a changed schedule will not "
+          "start a new run folder; pass fresh=True after changing one.")  # fmt: skip
+    return []
+
+
+# The run folder ------------------------------------------------------------------------
 
 
 def _refuse_foreign(folder: Path) -> list[str]:
@@ -257,60 +236,85 @@ def _read_backup(folder: Path, epoch: int) -> dict:
     return meta
 
 
-def _restore(model, folder: Path) -> dict:
-    """Load the newest whole backup into ``model``; its record, or an empty one."""
-    initial = model.get_weights()
+def _assign(variables, values) -> None:
+    for variable, value in zip(variables, values):
+        variable.assign(np.asarray(value, dtype=variable.dtype))
+
+
+def _restore(model, folder: Path, start: list) -> dict:
+    """Load the newest whole backup into ``model`` (weights, optimizer, dropout's random
+    state); its record, or, with none, an empty one and the run's starting weights."""
     for epoch in _backups(folder):
         try:
             meta = _read_backup(folder, epoch)
             if not model.optimizer.built:
                 model.optimizer.build(model.trainable_variables)
             model.load_weights(folder / f"backup-{epoch}.weights.h5")
+            _assign(seed_states(model), meta.get("seeds", []))
             return meta
         except (OSError, ValueError, KeyError, TypeError):
             print(
                 f"The backup of epoch {epoch} in {folder} is incomplete; using the one before."
             )
-    model.set_weights(initial)
-    return {"epoch": 0, "rows": [], "seconds": []}
-
-
-def seed_epoch(key: str, epoch: int) -> None:
-    """Seed the order in which ``model.fit`` shows this epoch's batches from the run and
-    the epoch: a new order every epoch, the same one in every run of the same settings,
-    and after a resume the order the epoch would have had (JAX shuffles with NumPy's
-    generator; TensorFlow, in tf.data's debug mode, with its global seed)."""
-    seed = (int(key, 16) + epoch) % 2**32
-    np.random.seed(seed)
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        tf.random.set_seed(seed)
+    _assign([*model.weights, *seed_states(model)], start)
+    return {"epoch": 0, "rows": [], "seconds": [], "printed": []}
 
 
 # The callback --------------------------------------------------------------------------
 
 
-class ResumableTraining(keras.callbacks.Callback):
-    """Backs up every epoch and resumes after the last finished one; see the module."""
+class _Tee(io.StringIO):
+    """Keeps what is printed while passing it on to the real output."""
 
-    def __init__(self, runs="runs", data_key: str = "", fresh: bool = False, folder=None):
+    def __init__(self, stream):
         super().__init__()
-        self.runs, self.data_key, self.fresh = Path(runs), data_key, fresh
+        self.stream = stream
+
+    def write(self, text):
+        self.stream.write(text)
+        return super().write(text)
+
+    def flush(self):
+        self.stream.flush()
+
+
+class ResumableTraining(keras.callbacks.ProgbarLogger):
+    """Backs up every epoch and resumes after the last finished one; see the module.
+
+    It is also the fit's progress printer (a ``ProgbarLogger``, so Keras adds no other),
+    which lets it keep each epoch's lines as Keras printed them, for the hand-in."""
+
+    def __init__(self, batches: Batches, runs="runs", fresh=False, folder=None):
+        super().__init__()
+        self.batches, self.runs, self.fresh = batches, Path(runs), fresh
         self.folder = Path(folder) if folder is not None else None
         self.smoke = config.smoke_mode()
 
-    def _run_folder(self) -> tuple[Path, str]:
-        # The key is taken once per model object: re-running only the fit cell after an
-        # interruption (weights already changed) must find the same run.
-        key = getattr(self.model, "_dnnsteps_run_key", None)
-        if key is None:
-            key = run_key(self.model, self.params.get("steps"), self.data_key)
-            self.model._dnnsteps_run_key = key
-        return self.folder or self.runs / f"{self.model.name}-{key}", key
+    def set_params(self, params):
+        super().set_params(params)  # ProgbarLogger's keeps only what it prints with
+        self.params = params
+
+    def _printing(self, method, *args):
+        """Call a ProgbarLogger method, keeping what it prints."""
+        with contextlib.redirect_stdout(_Tee(sys.stdout)) as tee:
+            method(*args)
+        return tee.getvalue()
+
+    def _run_folder(self) -> tuple[Path, str, list]:
+        if self.params.get("steps") not in (None, len(self.batches)):
+            raise DnnstepsError(
+                "resumable(data=...) must be the Batches that model.fit trains on: "
+                f"fit has {self.params['steps']} batches per epoch, data= has "
+                f"{len(self.batches)}."
+            )
+        wanted = fingerprint(recipe(self.model, self.batches, _fit_callbacks(self)))
+        start_key, start = _start_of(self.model, wanted)
+        key = fingerprint(wanted, start_key)[:12]
+        return self.folder or self.runs / f"{self.model.name}-{key}", key, start
 
     def on_train_begin(self, logs=None):
-        self.run_dir, key = self._run_folder()
+        super().on_train_begin(logs)
+        self.run_dir, key, start = self._run_folder()
         epochs = self.params["epochs"]
         self.goal = min(epochs, config.SMOKE_EPOCHS) if self.smoke else epochs
         names = _refuse_foreign(self.run_dir)
@@ -319,7 +323,7 @@ class ResumableTraining(keras.callbacks.Callback):
         try:
             _claim(self.run_dir, key, names, self.fresh)
             self.fresh = False  # only the first fit call starts over
-            self.state = _restore(self.model, self.run_dir)
+            self.state = _restore(self.model, self.run_dir, start)
             done = self.state["epoch"]
             if done > self.goal:
                 raise DnnstepsError(
@@ -332,41 +336,69 @@ class ResumableTraining(keras.callbacks.Callback):
         except BaseException:
             self.lock.release(force=True)
             raise
+        self._announce(done, epochs)
+
+    def _announce(self, done: int, epochs: int) -> None:
+        """Say what is loaded or resumed; Keras's fit then starts after ``done``."""
         self.trained = False
         if done == self.goal:
             last = self.state["rows"][-1].get("val_accuracy", float("nan"))
             print(
                 f"Loaded the finished run in {self.run_dir} ({done} epochs, last val_accuracy "
-                f"{last:.2%}) instead of training it again; fresh=True retrains it."
+                f"{last:.4f}) instead of training it again; fresh=True retrains it."
             )
-            self.model._initial_epoch = epochs
+            self.model._initial_epoch = epochs  # read by fit right after this call
         elif done:
             print(f"Resuming {self.run_dir} after epoch {done} of {self.goal}.")
             self.model._initial_epoch = done
 
     def on_epoch_begin(self, epoch, logs=None):
+        self.model._initial_epoch = None  # fit has read it; an interrupted fit leaves none
+        self.batches.epoch = epoch  # this epoch's order of the batches
         self.started = time.perf_counter()
-        seed_epoch(self.model._dnnsteps_run_key, epoch)
+        self.printed = self._printing(super().on_epoch_begin, epoch, logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        super().on_train_batch_end(batch, logs)
+        if batch == 0:
+            self._check_order()
+
+    def _check_order(self) -> None:
+        if not self.batches.in_order():
+            raise DnnstepsError(
+                "model.fit reordered the batches: pass shuffle=False (Batches shuffles "
+                "them itself, from its seed and the epoch)."
+            )
 
     def on_epoch_end(self, epoch, logs=None):
+        self._check_order()
+        printed = self.printed + self._printing(super().on_epoch_end, epoch, logs)
         row = {"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}}
         if "learning_rate" not in row:
             row["learning_rate"] = float(np.asarray(self.model.optimizer.learning_rate))
         state = self.state
         state["rows"].append(row)
         state["seconds"].append(round(time.perf_counter() - self.started, 2))
-        state["epoch"] = n = epoch + 1
+        state.setdefault("printed", []).append(printed)
+        state["seeds"] = [keras.ops.convert_to_numpy(v).tolist()
+                          for v in seed_states(self.model)]  # fmt: skip
+        self._commit(epoch + 1)
+        self.trained = True
+        if epoch + 1 >= self.goal:
+            self.model.stop_training = True  # the smoke subset stops early
+
+    def _commit(self, n: int) -> None:
+        """Weights, then the commit record, then the log; then drop old backups."""
+        state = self.state
+        state["epoch"] = n
         weights = self.run_dir / f"backup-{n}.weights.h5"
-        _write_with(weights, self.model.save_weights)
+        write_with(weights, self.model.save_weights)
         state["sha256"] = sha256(weights)
         atomic_write(self.run_dir / f"backup-{n}.json", json.dumps(state))
         atomic_write(self.run_dir / LOG_FILE, log_text(state["rows"]))
         for old in _backups(self.run_dir)[KEEP_BACKUPS:]:
             for path in self.run_dir.glob(f"backup-{old}.*"):
                 path.unlink()
-        self.trained = True
-        if n >= self.goal:
-            self.model.stop_training = True  # the smoke subset stops early
 
     def on_train_end(self, logs=None):
         try:
@@ -374,14 +406,15 @@ class ResumableTraining(keras.callbacks.Callback):
             if self.state["epoch"] == self.goal and (
                 self.trained or not model_file.exists()
             ):
-                _write_with(model_file, self.model.save)
+                write_with(model_file, self.model.save)
             self.model.history = self._whole_history()
         finally:
             self.model._initial_epoch = None
             self.lock.release(force=True)
 
     def _whole_history(self) -> keras.callbacks.History:
-        """Every epoch of the run, also those trained before a resume."""
+        """Every epoch of the run, also those trained before a resume; ``printed``
+        holds the lines Keras printed for them, in every session."""
         history = keras.callbacks.History()
         history.set_model(self.model)
         history.set_params(self.params)
@@ -390,22 +423,22 @@ class ResumableTraining(keras.callbacks.Callback):
         keys = sorted({k for row in rows for k in row} - {"epoch"})
         history.history = {k: [row.get(k) for row in rows] for k in keys}
         history.run_dir = str(self.run_dir)
+        history.printed = list(self.state.get("printed", []))
         seconds = self.state["seconds"]
         history.seconds_per_epoch = sum(seconds) / len(seconds) if seconds else None
         return history
 
 
-def resumable(
-    runs="runs", data=None, fresh: bool = False, folder=None
-) -> ResumableTraining:
+def resumable(runs="runs", data=None, fresh: bool = False, folder=None):
     """The callback that makes ``model.fit`` survive a dead session.
 
     ``runs``: the folder that holds every run (in Colab, a folder on a mounted Drive keeps
-    runs across sessions). ``data``: the training arrays, ``(x_train, y_train)``, so that
-    other data trains in another folder. ``fresh``: start this run over. ``folder``: use
-    exactly this run folder (the CLI's ``--run-dir``). Training is made repeatable too:
-    one seed gives the same epochs every time on the same machine.
+    runs across sessions). ``data``: the ``Batches`` that ``model.fit`` trains on. ``fresh``:
+    start this run over. ``folder``: use exactly this run folder (the CLI's ``--run-dir``).
     """
-    config.make_repeatable()
-    data_key = fingerprint(*[np.asarray(a) for a in data]) if data is not None else ""
-    return ResumableTraining(runs, data_key, fresh, folder)
+    if not isinstance(data, Batches):
+        raise DnnstepsError(
+            "resumable(data=...) takes the Batches that model.fit trains on, e.g. "
+            "train = Batches(x_train, y_train, batch_size=BATCH_SIZE, seed=SEED)."
+        )
+    return ResumableTraining(data, runs, fresh, folder)

@@ -14,6 +14,7 @@ import keras
 
 from .errors import DnnstepsError
 from .receptive_field import receptive_fields
+from .results import as_printed
 
 MAX_PARAMS = 15_000
 TARGET_ACCURACY = 0.994
@@ -181,7 +182,7 @@ def _rule(rule, required, actual, ok) -> Finding:
 
 def _accuracy_rule(history) -> Finding:
     """>= 99.4% in one of the first 20 epochs (entry i of ``history`` is epoch i + 1)."""
-    val = val_accuracy(history)
+    val = [as_printed(v) for v in val_accuracy(history)]
     hits = [i + 1 for i, v in enumerate(val) if v >= TARGET_ACCURACY]
     first = next((e for e in hits if e <= MAX_EPOCHS), None)
     if not val[:MAX_EPOCHS]:

@@ -18,7 +18,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from . import config, resume, rules
+from . import config, rules, runfiles
 from .errors import DnnstepsError
 
 README_FILE = "README.md"
@@ -143,10 +143,10 @@ def write(folder, model, history, *, code=(), strategy="", evaluation=None, titl
     staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
     try:
         staging.chmod(0o755)  # mkdtemp's folders are private; a submission is not
-        resume.atomic_write(staging / README_FILE, text)
-        resume.atomic_write(staging / resume.LOG_FILE, resume.log_text(rows))
-        model.save(staging / resume.MODEL_FILE)
-        resume.atomic_write(
+        runfiles.atomic_write(staging / README_FILE, text)
+        runfiles.atomic_write(staging / runfiles.LOG_FILE, runfiles.log_text(rows))
+        model.save(staging / runfiles.MODEL_FILE)
+        runfiles.atomic_write(
             staging / MANIFEST_FILE, json.dumps(_digests(staging), indent=1)
         )
         if folder.exists():
@@ -166,7 +166,7 @@ def write(folder, model, history, *, code=(), strategy="", evaluation=None, titl
 def zip(folder) -> Path:  # noqa: A001 - the name the course uses
     """Write ``<folder>.zip`` (files under ``<folder name>/``); replaces only its own zip."""
     folder = Path(folder)
-    if not all((folder / n).is_file() for n in (resume.MODEL_FILE, resume.LOG_FILE)):
+    if not all((folder / n).is_file() for n in (runfiles.MODEL_FILE, runfiles.LOG_FILE)):
         raise DnnstepsError(
             f"{folder} is not a submission folder (no model.keras or log.csv)."
         )
@@ -188,7 +188,7 @@ def zip(folder) -> Path:  # noqa: A001 - the name the course uses
         for path in sorted(folder.iterdir()):
             if path.is_file() and not path.is_symlink():
                 archive.write(path, f"{folder.name}/{path.name}")
-    resume.atomic_write(target, buffer.getvalue())
+    runfiles.atomic_write(target, buffer.getvalue())
     return target
 
 
