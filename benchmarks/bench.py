@@ -97,10 +97,11 @@ def run_one(name: str, seed: int, smoke: bool, max_epochs: int) -> dict:
     import keras
 
     from dnnsteps import config, data, models, receptive_field
+    from dnnsteps.batches import Batches
     from dnnsteps.results import as_printed
 
     what, target = MODELS[name]
-    config.make_repeatable()
+    config.repeatable(seed)
     if name == "keras_example":
         keras.utils.set_random_seed(seed)
         model, recipe = keras_example_convnet(), models.Recipe(epochs=max_epochs)
@@ -118,10 +119,13 @@ def run_one(name: str, seed: int, smoke: bool, max_epochs: int) -> dict:
     callbacks = [stop]
     if recipe.schedule is not None:
         callbacks.insert(0, keras.callbacks.LearningRateScheduler(recipe.schedule))
+    if name == "keras_example":  # Keras's own batches and shuffle, as keras.io trains it
+        train = dict(x=x_train, y=y_train, batch_size=recipe.batch_size)
+    else:  # as the notebooks train: the order of the batches from the seed and the epoch
+        batches = Batches(x_train, y_train, batch_size=recipe.batch_size, seed=seed)
+        train = dict(x=batches, shuffle=False)
     history = model.fit(
-        x_train,
-        y_train,
-        batch_size=recipe.batch_size,
+        **train,
         epochs=1 if smoke else min(recipe.epochs, max_epochs),
         validation_data=(x_test, y_test),
         callbacks=callbacks,

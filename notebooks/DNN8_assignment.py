@@ -291,7 +291,8 @@ plots.seed_curves(val_by_seed, target=0.994);
 
 # %%
 for seed, val in val_by_seed.items():
-    first = next((i + 1 for i, v in enumerate(val) if v >= 0.9946), None)
+    printed = [results.as_printed(v) for v in val]  # as Keras prints them, 4 decimals
+    first = next((i + 1 for i, v in enumerate(printed) if v >= 0.9946), None)
     print(f"seed {seed}: " + (f"epoch {first}" if first else "not reached"))
 
 # %% [markdown]

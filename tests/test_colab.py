@@ -75,11 +75,12 @@ def _source_copy(target: Path) -> Path:
     for name in ("pyproject.toml", "README.md", "LICENSE"):
         if (ROOT / name).exists():
             shutil.copy(ROOT / name, target / name)
-    shutil.copytree(
-        ROOT / "src",
-        target / "src",
-        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
-    )
+    for folder in ("src", "results"):
+        shutil.copytree(
+            ROOT / folder,
+            target / folder,
+            ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
+        )
     return target
 
 
@@ -145,3 +146,28 @@ def test_setup_cell_installs_dnnsteps_into_a_fresh_environment(tmp_path):
     imported = done.stdout.split("IMPORTED: ")[1].strip()
     assert Path(imported).is_relative_to(Path(fresh_site))
     assert _digest_dist_info(our_site) == before  # this environment was not touched
+
+
+@pytest.mark.slow
+def test_the_records_travel_inside_the_package_wherever_pip_puts_it(tmp_path):
+    """As in Colab, where pip puts data files under /usr/local/share, not sys.prefix:
+    installed into a folder of its own, read from a folder with no results/ beside it."""
+    target = tmp_path / "installed"
+    installed = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", target,
+         _source_copy(tmp_path / "copy")], capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert installed.returncode == 0, installed.stderr[-2000:]
+    probe = (
+        "import sys; from dnnsteps import results; print(results.__file__); "
+        "print(results.load_record('DNN1_first_all_conv_net')['notebook'])"
+    )
+    work = tmp_path / "work"
+    work.mkdir()
+    done = subprocess.run(  # -S: without site-packages, where this checkout is installed
+        [sys.executable, "-S", "-c", probe], cwd=work, capture_output=True, text=True,
+        env={**os.environ, "PYTHONPATH": str(target)}, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    where, name = done.stdout.split()
+    assert Path(where).is_relative_to(target) and name == "DNN1_first_all_conv_net"

@@ -108,7 +108,11 @@ def test_dnn8_skips_its_extra_seeds_when_time_is_short(tmp_path, monkeypatch):
     ran = []
     monkeypatch.setattr(gpu_check, "run", lambda cmd, log: ran.append(cmd) or (1, 100.0))
     report = gpu_check.Report(tmp_path / "gpu_check.json")
-    gpu_check.notebooks(report, tmp_path, tiny=False, deadline=250)
+    # No time passes on this clock: 250 s are left before each notebook, whatever the
+    # machine's load; each notebook "took" 100 s, so DNN8's three seeds (300 s) do not fit.
+    gpu_check.notebooks(
+        report, tmp_path, tiny=False, deadline=250, clock=lambda: gpu_check.STARTED
+    )
     skipped = [cmd[-1] for cmd in ran if gpu_check.SKIP_SEEDS in cmd]
     assert skipped == ["DNN8_assignment"] and len(ran) == 9
     saved = json.loads(report.path.read_text())

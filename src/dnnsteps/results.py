@@ -100,11 +100,16 @@ def seeds_table(runs: dict[int, list[float]], step: str) -> str:
     return "\n".join(lines)
 
 
-def _record_dirs() -> list[Path]:
-    """Where committed records may be: this clone's results/, or the installed copy."""
+def _record_dirs() -> list:
+    """Where committed records may be: this clone's results/ (a notebook runs in
+    notebooks/), else the copy installed inside the package, wherever pip put it."""
+    from importlib import resources
+
     found = [Path.cwd().parent / "results", Path.cwd() / "results"]
-    found.append(Path(__file__).resolve().parents[2] / "results")  # a clone's src/ layout
-    found.append(Path(sys.prefix) / "share" / "dnnsteps" / "results")  # pip install
+    try:
+        found.append(resources.files("dnnsteps.records"))
+    except ModuleNotFoundError:  # an install made before the records were package data
+        pass
     return found
 
 

@@ -1,0 +1,1 @@
+"""The committed full-run records, installed with the package as ``dnnsteps.records``."""
