@@ -11,14 +11,14 @@ import keras
 import numpy as np
 import pytest
 
-from dnnsteps import cli, data, grade, submission
+from dnnsteps import cli, data, grade, models, submission
 
 L = keras.layers
 
 
 @pytest.fixture(scope="module")
 def images():
-    x, _ = grade.test_set(smoke=True)
+    x, _ = data.mnist(smoke=True)[1]
     return x[:200]
 
 
@@ -171,7 +171,7 @@ def test_an_unsafe_zip_is_invalid_and_nothing_is_extracted(
     archive = zipped(tmp_path / "s.zip", members, symlink)
     target = tmp_path / "out" / "x"
     with pytest.raises(grade._Invalid, match=reason):
-        grade.unzip(archive, target)
+        grade.locate(grade.unzip(archive, target))
     outside = [p for p in tmp_path.rglob("*") if p.is_file() and target not in p.parents]
     assert outside == [archive] and not (tmp_path / "abs").exists()
     assert target.exists() == reason.startswith("holds")  # checked before extracting
@@ -204,19 +204,36 @@ def test_grade_all_grades_folders_and_zips_and_changes_nothing(class_of, monkeyp
     before = tree(class_of)
     grades = grade.grade_all(class_of)
     assert tree(class_of) == before
-    assert [(g.submission, g.verdict) for g in grades] == [
-        ("ada", "fail"),  # untrained: no convention reproduces the log's 99.95%
-        ("bob", "invalid"),
-        ("cy", "fail"),
-        ("dee.zip", "fail"),
-        ("eve.zip", "invalid"),
+    assert [(g.submission, g.verdict, g.flags) for g in grades] == [
+        ("ada", "fail", ["same log as cy"]),  # untrained: no convention reproduces 99.95%
+        ("bob", "invalid", []),
+        ("cy", "fail", ["same log as ada"]),
+        ("dee.zip", "fail", []),
+        ("eve.zip", "invalid", []),
     ]
+    assert [g.graded for g in grades] == [grade.RE_RUN, "", grade.RE_RUN, grade.RE_RUN, ""]
+    reasons = " ".join(r for g in grades for r in g.reasons)
+    assert str(class_of) not in reasons and "dnnsteps-grade-" not in reasons
     assert grades[0].reasons[0].startswith("not reproduced")
     assert grades[3].params == tiny().count_params() and grades[3].claimed == 0.9995
     assert "biases: " in "; ".join(grades[2].reasons)
     assert grades[4].reasons[0].startswith("cannot unzip")
     table = grade.to_markdown(grades).splitlines()
     assert table[0] == "| " + " | ".join(grade.COLUMNS) + " |" and len(table) == 7
+
+
+def test_twins_and_our_dnn8_are_flagged_not_failed(tmp_path, monkeypatch):
+    """The same weights in two folders (their logs differ), both dnnsteps's DNN8."""
+    monkeypatch.setenv("DNNSTEPS_SMOKE", "1")
+    model = models.dnn8()
+    submission_folder(tmp_path / "class", "a", model)
+    submission_folder(tmp_path / "class", "b", model, val=(0.99, 0.9995))
+    submission_folder(tmp_path / "class", "c", tiny(), val=(0.9, 0.95))
+    a, b, c = grade.grade_all(tmp_path / "class")
+    assert a.flags == ["architecture of dnnsteps's DNN8", "same weights as b"]
+    assert b.flags == ["architecture of dnnsteps's DNN8", "same weights as a"]
+    assert c.flags == [] and a.verdict == b.verdict == "fail"  # untrained: not reproduced
+    assert a.reasons[0].startswith("not reproduced")
 
 
 def test_a_folder_without_submissions_is_an_error(tmp_path):
@@ -233,7 +250,10 @@ def test_cli_grade_writes_csv_once_and_never_inside_the_class(
     assert cli.main(["grade", str(class_of), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "| ada | fail |" in printed and "| bob | invalid |" in printed
-    assert "5 submissions, measured on the 1,000-image smoke subset" in printed
+    assert printed.endswith(
+        "\n\n5 hand-ins: 0 pass, 3 fail, 2 invalid; 3 re-run on the 1,000-image smoke "
+        f"subset, 0 audited from text (not re-run); 2 flagged.\nwrote {out}\n"
+    )
     first = out.read_text()
     assert first.splitlines()[0] == ",".join(grade.COLUMNS)
     assert cli.main(["grade", str(class_of), "--out", str(out)]) == 2
