@@ -303,6 +303,19 @@ def test_a_count_said_in_prose_is_read_and_the_limit_is_not(said, params):
     assert handin_text.audit(f"{keras3(HONEST)}\n{said}\n").params == params
 
 
+def test_a_summary_printed_after_training_counts_the_model_not_its_optimizer():
+    import keras
+
+    from dnnsteps import models
+
+    model = models.dnn8()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.optimizer.build(model.trainable_variables)  # as after fit: Adam's moments
+    shown = summary3(model)
+    assert "Optimizer params" in shown and isinstance(model, keras.Model)
+    assert handin_text.audit(f"{shown}\n{keras3(HONEST)}").params == model.count_params()
+
+
 def test_bias_is_inferred_from_a_conv_row_s_count():
     for rows, biased in [(BIASED, ["conv2d_1"]), (LAWFUL, []), (COURSE_DNN8[:7], ["conv2d_1", "conv2d_2", "conv2d_3"])]:  # fmt: skip
         assert handin_text.audit(f"{summary2(rows)}\n{keras3(HONEST)}").biased == biased

@@ -1,16 +1,25 @@
-"""The hand-in folder: README, model.keras and a log exactly as Keras's CSVLogger writes it."""
+"""The hand-in: a repository whose root README pastes what Keras printed, the notebook,
+model.keras and a log exactly as Keras's CSVLogger writes it."""
 
+import contextlib
+import io
+import re
 import subprocess
 import sys
 import types
 import zipfile
+from pathlib import Path
 
 import keras
+import nbformat
 import pytest
 
-from dnnsteps import runfiles, submission
+from dnnsteps import data, resume, runfiles, submission
+from dnnsteps.batches import Batches
 from dnnsteps.errors import DnnstepsError
 
+ROOT = Path(__file__).resolve().parents[1]
+CODE9 = ROOT / "notebooks" / "CODE9_assignment"
 L = keras.layers
 VAL = [0.985, 0.991, 0.9942]
 LOGS = {
@@ -21,45 +30,127 @@ LOGS = {
     "val_loss": [0.05, 0.04, 0.03],
 }
 EVALUATION = {"loss": 0.03, "accuracy": 0.9942}
+SECTIONS = ("## Rules", "## Parameters", "## Model", "## Training log",
+            "## `model.evaluate`", "## Strategy")  # fmt: skip
+KERAS_EPOCH = re.compile(
+    r"(?m)^Epoch (\d+)/3\n\d+/\d+ - \d+m?s - .*val_accuracy: \d\.\d{4}"
+)
 
 
-def all_conv():
+def all_conv(seed=0):
     """A tiny model that follows every layer rule."""
+    keras.utils.set_random_seed(seed)
     return keras.Sequential(
         [
             keras.Input((28, 28, 1)),
+            L.Rescaling(1 / 255),
             L.Conv2D(4, 3, use_bias=False),
+            L.ReLU(),
             L.Conv2D(10, 1, use_bias=False),
             L.GlobalAveragePooling2D(),
             L.Softmax(),
-        ]
+        ],
+        name="tinyconv",
     )
 
 
 def written(folder, **kw):
-    kw = {"evaluation": EVALUATION, **kw}
+    kw = {"evaluation": EVALUATION, "strategy": "Batch norm.", **kw}
     return submission.write(folder, all_conv(), kw.pop("history", LOGS), **kw)
 
 
-def build_model():
-    return all_conv()  # shown in the README through inspect.getsource
+class StopAfter(keras.callbacks.Callback):
+    """Ends the fit after ``epochs`` epochs, as a session that dies there would."""
+
+    def __init__(self, epochs):
+        super().__init__()
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.model.stop_training = epoch + 1 >= self.epochs
 
 
-def test_readme_holds_rules_code_every_epoch_evaluation_and_a_strategy_prompt(tmp_path):
-    folder = written(tmp_path / "sub", code=(build_model, "model.fit(x, y)"))
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A real run of 3 epochs on 300 images, printed by Keras (verbose=2): 2 epochs,
+    a new session that resumes for the 3rd, a third that loads the finished run."""
+    runs = tmp_path_factory.mktemp("runs")
+    (x, y), (xv, yv) = data.mnist(smoke=True)
+    printed = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(printed):
+        patch.delenv("DNNSTEPS_SMOKE", raising=False)  # all 3 epochs
+        for stop in (StopAfter(2), StopAfter(3), StopAfter(3)):
+            model = all_conv()  # each session builds its model afresh
+            batches = Batches(x[:300], y[:300], batch_size=100, seed=0)
+            model.compile(optimizer=keras.optimizers.Adam(0.01),
+                          loss="sparse_categorical_crossentropy", metrics=["accuracy"])  # fmt: skip
+            history = model.fit(batches, epochs=3, shuffle=False, verbose=2,
+                                validation_data=(xv[:200], yv[:200]),
+                                callbacks=[resume.resumable(runs, data=batches), stop])  # fmt: skip
+        evaluation = model.evaluate(xv[:200], yv[:200], verbose=0)
+    return model, history, evaluation, printed.getvalue()
+
+
+def test_readme_pastes_every_epoch_keras_printed_after_a_resume_and_a_load(
+    trained, tmp_path
+):
+    model, history, evaluation, printed = trained
+    assert "Resuming" in printed and "Loaded the finished run" in printed
+    folder = submission.write(tmp_path / "repo", model, history, evaluation=evaluation,
+                              strategy="\n  Batch norm, then a one-cycle rate.\n")  # fmt: skip
     text = (folder / "README.md").read_text()
-    assert text.startswith("# CODE9: MNIST assignment submission")
+    at = [text.index(s) for s in SECTIONS]
+    assert at == sorted(at)
     assert "| biases | none | none | yes |" in text
-    assert "| validation accuracy | >= 99.4% within 20 epochs | 99.42% best" in text
-    assert "```python\ndef build_model():\n    return all_conv()" in text
-    assert "```python\nmodel.fit(x, y)\n```" in text
-    assert "| 1 | 0.3000 | 0.9000 | 0.0500 | 0.9850 |" in text
-    assert "| 3 | 0.1000 | 0.9700 | 0.0300 | 0.9420 |" not in text  # columns in order
-    assert "| 3 | 0.1000 | 0.9700 | 0.0300 | 0.9942 |" in text
-    assert "loss 0.0300, accuracy 0.9942" in text
-    assert text.rstrip().endswith(submission.PLACEHOLDER)
-    strategy = written(tmp_path / "b", strategy="\n  Batch norm.\n").joinpath("README.md")
-    assert strategy.read_text().rstrip().endswith("## Strategy\nBatch norm.")
+    assert f"## Parameters\n{model.count_params():,} parameters (the" in text
+    assert f"Total params: {model.count_params()} " in text  # the summary, no optimizer
+    assert "Optimizer params" not in text and text.count(" (Conv2D) ") == 2
+    epochs = KERAS_EPOCH.findall(text)
+    assert epochs == ["1", "2", "3"]  # the 2 of the first session, the 3rd resumed
+    assert all(at[3] < text.index(e) < at[4] for e in history.printed)
+    assert all(e in printed for e in history.printed)  # as Keras printed them
+    assert f"loss: {evaluation[0]:.4f} - accuracy: {evaluation[1]:.4f}" in text
+    assert text.endswith("## Strategy\nBatch norm, then a one-cycle rate.\n")
+
+
+def test_a_history_without_printed_lines_says_so(tmp_path):
+    text = written(tmp_path / "sub").joinpath("README.md").read_text()
+    assert "## Training log\n3 epochs, as Keras printed them." in text
+    assert "Keras printed for 3 of the 3 epochs were not kept" in text
+    assert "| 3 | 0.1000" not in text and "Epoch 1/" not in text  # nothing rebuilt
+
+
+def test_a_progress_bar_keeps_its_last_state():
+    history = types.SimpleNamespace(printed=["Epoch 1/1\n1/2 [=>.]\x08\x08\r2/2 done\n"])
+    assert "Epoch 1/1\n2/2 done\n```" in submission._printed(history, 1)
+
+
+def test_the_unedited_strategy_is_refused_in_one_line_and_nothing_is_written(tmp_path):
+    starter = f"Starter model. {submission.PLACEHOLDER}"
+    with pytest.raises(DnnstepsError, match="STRATEGY still holds") as refused:
+        written(tmp_path / "sub", strategy=starter)
+    assert "\n" not in str(refused.value)
+    assert list(tmp_path.iterdir()) == []
+    folder = written(tmp_path / "sub")
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    with pytest.raises(DnnstepsError, match="nothing was written"):
+        written(folder, strategy=starter)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert submission.PLACEHOLDER in CODE9.with_suffix(".py").read_text()  # its STRATEGY
+
+
+def test_the_saved_notebook_goes_in_with_its_outputs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1")])
+    nb.cells[0].outputs = [nbformat.v4.new_output("execute_result", {"text/plain": "2"})]
+    nbformat.write(nb, "CODE9.ipynb")
+    folder = written("sub", notebook="CODE9.ipynb")
+    assert (folder / "CODE9.ipynb").read_bytes() == Path("CODE9.ipynb").read_bytes()
+    assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) == [
+        "CODE9.ipynb", "README.md", "log.csv", "model.keras"]  # fmt: skip
+    assert "CODE9.ipynb" not in [
+        p.name for p in written("b", notebook="gone.ipynb").iterdir()
+    ]
 
 
 @pytest.mark.slow
@@ -98,13 +189,8 @@ def test_history_log_rows_and_old_lr_key_give_the_same_log(tmp_path):
 )
 def test_a_history_without_validation_is_refused(tmp_path, history, message):
     with pytest.raises(DnnstepsError, match=message):
-        written(tmp_path / "sub", history=history)
-    assert not (tmp_path / "sub").exists()
-
-
-def test_code_without_readable_source_is_one_clear_error(tmp_path):
-    with pytest.raises(DnnstepsError, match="pass the code as a string"):
-        written(tmp_path / "sub", code=(len,))
+        written(tmp_path / "new" / "sub", history=history)
+    assert list(tmp_path.iterdir()) == []  # not even the folder above
 
 
 def test_write_replaces_its_own_folder_and_nothing_else(tmp_path):
@@ -133,14 +219,15 @@ def test_an_extra_file_makes_the_folder_no_longer_its_own(tmp_path):
     assert not submission.is_own(folder)
 
 
-def test_zip_holds_the_folder_and_replaces_only_its_own_zip(tmp_path):
+def test_zip_unzips_to_the_repository_root_and_replaces_only_its_own_zip(tmp_path):
     folder = written(tmp_path / "sub")
     target = submission.zip(folder)
     assert target == tmp_path / "sub.zip"
     with zipfile.ZipFile(target) as zf:
-        names = sorted(zf.namelist())
-        assert zf.read("sub/log.csv") == (folder / "log.csv").read_bytes()
-    assert names == sorted(f"sub/{p.name}" for p in folder.iterdir())
+        zf.extractall(tmp_path / "unzipped")
+    unzipped = {p.name: p.read_bytes() for p in (tmp_path / "unzipped").iterdir()}
+    assert sorted(unzipped) == ["README.md", "log.csv", "model.keras"]  # no manifest
+    assert unzipped["README.md"] == (folder / "README.md").read_bytes()
     assert submission.zip(folder) == target  # its own zip: replaced
     target.write_bytes(b"a zip of the student's own")
     with pytest.raises(DnnstepsError, match="not written by dnnsteps"):
@@ -151,20 +238,31 @@ def test_zip_holds_the_folder_and_replaces_only_its_own_zip(tmp_path):
         submission.zip(tmp_path / "empty")
 
 
-def test_offer_download_uses_colab_when_there_and_prints_elsewhere(
+def test_offer_download_names_paths_relative_and_uses_colab_when_there(
     tmp_path, monkeypatch, capsys
 ):
-    folder = written(tmp_path / "sub")
+    monkeypatch.chdir(tmp_path)
+    folder = written("sub")
     monkeypatch.setitem(sys.modules, "google.colab", None)  # not in Colab
-    assert submission.offer_download(folder) == tmp_path / "sub.zip"
-    assert str(tmp_path / "sub.zip") in capsys.readouterr().out
+    assert submission.offer_download(tmp_path / "sub") == tmp_path / "sub.zip"
+    out = capsys.readouterr().out
+    assert "sub/ (README.md, log.csv, model.keras), zipped as sub.zip." in out
+    assert "It holds no notebook: add yours" in out
+    assert str(tmp_path) not in out and len(out.splitlines()) == 2
     downloaded = []
     colab = types.ModuleType("google.colab")
     colab.files = types.SimpleNamespace(download=downloaded.append)
     monkeypatch.setitem(sys.modules, "google", types.ModuleType("google"))
     monkeypatch.setitem(sys.modules, "google.colab", colab)
     submission.offer_download(folder)
-    assert downloaded == [str(tmp_path / "sub.zip")]
+    assert downloaded == ["sub.zip"]
+
+
+def test_code9_s_saved_outputs_name_no_absolute_path():
+    nb = nbformat.read(CODE9.with_suffix(".ipynb"), as_version=4)
+    outputs = "".join(o.get("text", "") + o.get("data", {}).get("text/plain", "")
+                      for c in nb.cells for o in c.get("outputs", []))  # fmt: skip
+    assert not re.findall(r"(?m)(?:^|[\s'\"(])/[\w.-]+/[\w.-]+/", outputs)
 
 
 @pytest.mark.slow

@@ -1,7 +1,7 @@
-"""The folder a student hands in (README.md, model.keras, log.csv), zipped for the download.
-
-Written atomically, and only over a folder this module wrote and nobody changed since
-(a manifest of SHA-256 digests tells its own folder from a student's).
+"""The repository a student hands in (README.md at its root, the notebook, model.keras,
+log.csv), zipped. The README pastes what Keras printed, never a table rebuilt from
+numbers: only real lines can be trusted. Written atomically, and only over a folder this
+module wrote and nobody changed since (a manifest of SHA-256 digests tells).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import io
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
 import zipfile
@@ -25,12 +26,7 @@ README_FILE = "README.md"
 MANIFEST_FILE = ".dnnsteps-submission.json"
 ZIP_COMMENT = b"dnnsteps submission"  # marks a zip this module wrote (and may replace)
 LOG_COLUMNS = ("accuracy", "learning_rate", "loss", "val_accuracy", "val_loss")
-README_COLUMNS = ("loss", "accuracy", "val_loss", "val_accuracy")
-PLACEHOLDER = (
-    "_Replace this paragraph: what you changed from the starter and why (receptive "
-    "field, where you pool, batch norm, dropout, learning rate), and what each change "
-    "did to the accuracy._"
-)
+PLACEHOLDER = "(Replace this with your strategy.)"  # in CODE9's STRATEGY until edited
 
 
 def epochs(history) -> list[dict]:
@@ -56,54 +52,43 @@ def epochs(history) -> list[dict]:
     return out
 
 
-def _source(item) -> str:
-    if isinstance(item, str):
-        return inspect.cleandoc(item)
-    try:
-        return inspect.getsource(item).rstrip()
-    except (OSError, TypeError):
-        raise DnnstepsError(
-            f"cannot read the source of {item!r}; pass the code as a string instead."
-        ) from None
+def _printed(history, count: int) -> str:
+    """The epochs' lines as Keras printed them; a progress bar's redraws (``verbose=1``)
+    keep only their last state."""
+    printed = list(getattr(history, "printed", None) or [])
+    text = re.sub(r"[^\n]*\r(?!\n)", "", "".join(printed))
+    log = f"```text\n{text}```\n" if printed else ""
+    if len(printed) < count:  # a History that ``resumable`` did not give
+        log += (f"\n_The lines Keras printed for {count - len(printed)} of the {count} "
+                "epochs were not kept (train with `dnnsteps.resumable`); log.csv holds "
+                "every epoch._\n")  # fmt: skip
+    return log
 
 
-def _evaluated(model, evaluation) -> dict:
-    """``model.evaluate``'s result as a dict; computed on the test set when not given."""
-    if evaluation is None:
-        from . import data
-
-        _, (x, y) = data.mnist()
-        evaluation = model.evaluate(x, y, verbose=0, return_dict=True)
-    if isinstance(evaluation, dict):
-        return {k: float(v) for k, v in evaluation.items()}
-    if isinstance(evaluation, (list, tuple)):
-        return dict(builtins.zip(("loss", "accuracy"), map(float, evaluation)))
-    return {"loss": float(evaluation)}
+def _evaluated(evaluation) -> str:
+    """``model.evaluate``'s result (its list, dict or loss), named as Keras names them."""
+    if not isinstance(evaluation, dict):
+        values = evaluation if isinstance(evaluation, (list, tuple)) else [evaluation]
+        evaluation = dict(builtins.zip(("loss", "accuracy"), values))
+    return " - ".join(f"{k}: {float(v):.4f}" for k, v in evaluation.items())
 
 
-def readme(model, rows, *, code=(), strategy="", evaluation=None, title="CODE9") -> str:
-    """The README: rules, code, every epoch, ``model.evaluate`` and the strategy."""
+def readme(model, history, *, summary, evaluation, strategy="", title="CODE9") -> str:
+    """The README in the course's order: rules, parameters, the summary, every epoch as
+    Keras printed it, ``model.evaluate`` and the strategy."""
+    rows = epochs(history)
     found = rules.check(model, rows)
     said = "meets every rule" if rules.passed(found) else "does NOT meet every rule"
-    blocks = (
-        "\n\n".join(f"```python\n{_source(c)}\n```" for c in code) or "_No code given._"
-    )
-    table = [
-        "| epoch | loss | accuracy | val_loss | val_accuracy |",
-        "|---:|---:|---:|---:|---:|",
-    ]
-    for r in rows:
-        cells = (f"{r[k]:.4f}" if k in r else "" for k in README_COLUMNS)
-        table.append(f"| {r['epoch'] + 1} | " + " | ".join(cells) + " |")
     images = "the 1,000-image smoke subset" if config.smoke_mode() else "10,000 test images"
-    evaluated = ", ".join(f"{k} {v:.4f}" for k, v in _evaluated(model, evaluation).items())
     return (
         f"# {title}: MNIST assignment submission\n\n"
-        f"The model {said} of the assignment ({model.count_params():,} parameters).\n\n"
-        f"## Rules\n{rules.check_table(found)}\n\n## Model and training code\n{blocks}\n\n"
-        f"## Training log\n" + "\n".join(table) + "\n\n"
-        f"## `model.evaluate` on {images}\n{evaluated}\n\n"
-        f"## Strategy\n{inspect.cleandoc(strategy) or PLACEHOLDER}\n"
+        f"The model {said} of the assignment.\n\n## Rules\n{rules.check_table(found)}\n\n"
+        f"## Parameters\n{model.count_params():,} parameters (the assignment allows fewer "
+        f"than {rules.MAX_PARAMS:,}).\n\n## Model\n```text\n{summary.strip()}\n```\n\n"
+        f"## Training log\n{len(rows)} epochs, as Keras printed them.\n\n"
+        f"{_printed(history, len(rows))}\n"
+        f"## `model.evaluate` on {images}\n```text\n{_evaluated(evaluation)}\n```\n\n"
+        f"## Strategy\n{inspect.cleandoc(strategy) or '_No strategy given._'}\n"
     )
 
 
@@ -121,41 +106,49 @@ def is_own(folder) -> bool:
         return False
 
 
-def write(folder, model, history, *, code=(), strategy="", evaluation=None, title="CODE9",
-          force=False) -> Path:  # fmt: skip
-    """Write the submission folder: README.md (``code``, functions or strings, shown as
-    Python), model.keras, log.csv. Replaces only a folder it wrote, unchanged; ``force``
-    also one it wrote that was edited since (never one without its manifest). Built
-    beside the target and swapped in: a crash leaves the old folder or the new one.
+def _fill(staging: Path, model, history, notebook, **readme_kw) -> None:
+    """The files, each written atomically. The summary is that of model.keras as loaded
+    back: after training, the model's own would count the optimizer's variables."""
+    runfiles.write_with(staging / runfiles.MODEL_FILE, model.save)
+    summary = []
+    runfiles.load_model(staging / runfiles.MODEL_FILE).summary(print_fn=summary.append)
+    text = readme(model, history, summary="".join(summary), **readme_kw)
+    runfiles.atomic_write(staging / README_FILE, text)
+    runfiles.atomic_write(staging / runfiles.LOG_FILE, runfiles.log_text(epochs(history)))
+    if notebook is not None and Path(notebook).is_file():  # as last saved, outputs too
+        runfiles.atomic_write(staging / Path(notebook).name, Path(notebook).read_bytes())
+    runfiles.atomic_write(staging / MANIFEST_FILE, json.dumps(_digests(staging), indent=1))
+
+
+def write(folder, model, history, *, evaluation, strategy="", notebook=None,
+          title="CODE9", force=False) -> Path:  # fmt: skip
+    """Write the repository to hand in; ``notebook``: the saved .ipynb to add, if there.
+    Refuses CODE9's unedited strategy. Replaces only a folder it wrote, unchanged;
+    ``force`` also one it wrote that was edited since (never one without its manifest).
+    Built beside the target and swapped in: a crash leaves the old folder or the new one.
     """
     folder = Path(folder)
+    if PLACEHOLDER in strategy:
+        raise DnnstepsError("STRATEGY still holds the starter's text: write your own in "
+                            "its cell, run it, then run this cell again (nothing was written).")  # fmt: skip
     edited_own = force and (folder / MANIFEST_FILE).is_file()
     if folder.exists() and not edited_own and not is_own(folder):
         raise DnnstepsError(
             f"{folder} exists and is not an unchanged submission written by dnnsteps; "
             "it was left untouched. Move it away or choose another folder."
         )
-    rows = epochs(history)
-    text = readme(
-        model, rows, code=code, strategy=strategy, evaluation=evaluation, title=title
-    )
+    epochs(history)  # a history without validation is refused before anything is written
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
     try:
         staging.chmod(0o755)  # mkdtemp's folders are private; a submission is not
-        runfiles.atomic_write(staging / README_FILE, text)
-        runfiles.atomic_write(staging / runfiles.LOG_FILE, runfiles.log_text(rows))
-        model.save(staging / runfiles.MODEL_FILE)
-        runfiles.atomic_write(
-            staging / MANIFEST_FILE, json.dumps(_digests(staging), indent=1)
-        )
+        _fill(staging, model, history, notebook, evaluation=evaluation,
+              strategy=strategy, title=title)  # fmt: skip
+        old = staging.with_name(staging.name + ".old")
         if folder.exists():
-            old = staging.with_name(staging.name + ".old")
             os.replace(folder, old)
-            os.replace(staging, folder)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(staging, folder)
+        os.replace(staging, folder)
+        shutil.rmtree(old, ignore_errors=True)
     except OSError as exc:
         raise DnnstepsError(f"cannot write {folder} ({exc.strerror or exc}).") from None
     finally:
@@ -164,7 +157,8 @@ def write(folder, model, history, *, code=(), strategy="", evaluation=None, titl
 
 
 def zip(folder) -> Path:  # noqa: A001 - the name the course uses
-    """Write ``<folder>.zip`` (files under ``<folder name>/``); replaces only its own zip."""
+    """Write ``<folder>.zip``, the folder's files at its root (the repository's root);
+    replaces only its own zip."""
     folder = Path(folder)
     if not all((folder / n).is_file() for n in (runfiles.MODEL_FILE, runfiles.LOG_FILE)):
         raise DnnstepsError(
@@ -186,19 +180,24 @@ def zip(folder) -> Path:  # noqa: A001 - the name the course uses
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.comment = ZIP_COMMENT
         for path in sorted(folder.iterdir()):
-            if path.is_file() and not path.is_symlink():
-                archive.write(path, f"{folder.name}/{path.name}")
+            if path.is_file() and not path.is_symlink() and path.name != MANIFEST_FILE:
+                archive.write(path, path.name)
     runfiles.atomic_write(target, buffer.getvalue())
     return target
 
 
 def offer_download(folder) -> Path:
-    """Zip the folder; in Colab, download the zip, elsewhere say where it is."""
-    target = zip(folder)
+    """Zip the folder; in Colab, download the zip. Paths print relative to the notebook:
+    an output saved in a notebook names no machine's folders."""
+    folder, target = Path(folder), zip(folder)
+    names = sorted(p.name for p in folder.iterdir() if p.name != MANIFEST_FILE)
+    print(f"Your repository: {os.path.relpath(folder)}/ ({', '.join(names)}), "
+          f"zipped as {os.path.relpath(target)}.")  # fmt: skip
+    if not any(n.endswith(".ipynb") for n in names):
+        print("It holds no notebook: add yours, saved with its outputs (see below).")
     try:
         from google.colab import files
     except ImportError:
-        print(f"Hand in {target.resolve()} (or push {folder} with its model.keras).")
-    else:
-        files.download(str(target))
+        return target
+    files.download(str(target))
     return target
