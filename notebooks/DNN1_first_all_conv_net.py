@@ -32,8 +32,9 @@
 #   anywhere, and no biases.
 #
 # On the way you will look at the data, see why and how the input is standardised,
-# watch a kernel at work on a digit, work out output sizes and the receptive field by
-# hand, count what a fully connected head would cost, and see what softmax and the loss
+# watch a kernel at work on a digit, work out output sizes, see why kernels have odd
+# sizes, work out the receptive field by hand and measure its local and global kinds,
+# count what a fully connected head would cost, and see what softmax and the loss
 # compute. Then comes the training itself, plain Keras, with every argument of
 # `model.compile` and `model.fit` explained before it runs. The course's first network
 # reached **98.28%** accuracy on the test digits with about 68k parameters (weights);
@@ -204,6 +205,54 @@ print(
 )
 
 # %% [markdown]
+# ## Why 3x3: odd sizes and a centre pixel
+# The course's kernels are 3x3 almost everywhere, and their sizes are odd (3x3, 5x5),
+# never 2x2 or 4x4. An odd kernel has a **centre pixel**: its output belongs to the
+# pixel under that centre, which has as many neighbours on its left as on its right, and
+# as many above as below, so the kernel is symmetric about it and can tell left from
+# right. An even kernel has no centre: its output sits between pixels, and `same`
+# padding must add its extra row and column on one side only. The cell blurs one digit
+# (scaled to 0-1) with a mean kernel of each size from 2x2 to 5x5, `same` padding,
+# and measures where the centre of its ink lands. Then it builds one 5x5 convolution and
+# a stack of two 3x3 ones, which also see 5x5 pixels, and counts their weights.
+
+# %%
+ink = x_train[:1] / 255  # one digit: background 0, full ink 1
+
+
+def centre(image):
+    """Row and column of the ink's centre of mass."""
+    rows, cols = np.indices(image.shape)
+    return (rows * image).sum() / image.sum(), (cols * image).sum() / image.sum()
+
+
+row, col = centre(ink[0, :, :, 0])
+print(f"the digit:            ink centred at row {row:.2f}, column {col:.2f}")
+for k in (2, 3, 4, 5):
+    mean_kernel = np.full((k, k, 1, 1), 1 / k**2, dtype="float32")
+    blurred = np.asarray(keras.ops.conv(ink, mean_kernel, padding="same"))[0, :, :, 0]
+    r, c = centre(blurred)
+    moved = f"moved {round(r - row, 2) + 0:+.2f}, {round(c - col, 2) + 0:+.2f}"
+    print(f"{k}x{k} blur, same padding: row {r:.2f}, column {c:.2f} ({moved})")
+# named layers, so that the model's layers below keep their default names
+five = keras.Sequential([layers.Conv2D(1, 5, use_bias=False, name="k5")])
+two_threes = keras.Sequential(
+    [layers.Conv2D(1, 3, use_bias=False, name=name) for name in ("k3_a", "k3_b")]
+)
+for name, net in [("one 5x5 kernel", five), ("two 3x3 kernels", two_threes)]:
+    out = net(ink)
+    print(f"{name}: 28x28 -> {out.shape[1]}x{out.shape[2]}, {net.count_params()} weights")
+
+# %% [markdown]
+# Read the `moved` figures: a size whose figures are not zero has shifted the whole
+# digit, and a stack of such layers would keep shifting it, always the same way. Stacked
+# 3x3 kernels reach every larger odd size: two see 5x5 input pixels with 18 weights
+# instead of 25, three see 7x7 with 27 instead of 49, and a ReLU can sit between them.
+# A 3x3 kernel can also do whatever a 2x2 one does (set its last row and column to
+# zero), but not the other way round. The course adds a practical reason: GPU makers
+# have tuned their libraries for 3x3 kernels.
+
+# %% [markdown]
 # ## The model
 # Every layer is in the cell below: edit it and run the notebook again to try your own
 # version (a changed model trains in a run folder of its own). The first layer is the
@@ -276,6 +325,37 @@ model.summary()
 
 # %% tags=["nbval-check-output"]
 receptive_field.print_table(model)
+
+# %% [markdown]
+# ### Local and global receptive field
+# The course names two receptive fields. The **local** one is what a kernel sees of the
+# layer just before it: for a 3x3 kernel always 3x3, however deep the layer. The
+# **global** one is what a pixel sees of the *image*, through every layer before it: the
+# table's *r*. The cell lights one pixel of an empty 21x21 image and passes it through
+# five stacked 3x3 convolutions, with every weight 1 (so nothing cancels), no ReLU and
+# `same` padding (so the map keeps its size). After each layer it measures how far the
+# light has spread. With symmetric kernels, the patch of outputs one input pixel reaches
+# is as large as the patch of inputs one output pixel sees: the global receptive field.
+
+# %%
+image = np.zeros((1, 21, 21, 1), dtype="float32")
+image[0, 10, 10, 0] = 1  # one lit pixel
+spread = image
+for n in range(1, 6):
+    conv = layers.Conv2D(1, 3, padding="same", use_bias=False, kernel_initializer="ones")
+    spread = conv(spread)
+    lit = np.argwhere(np.asarray(spread)[0, :, :, 0] > 0)
+    side = lit[:, 0].max() - lit[:, 0].min() + 1
+    local = "x".join(map(str, conv.kernel.shape[:2]))
+    print(f"after {n} layer(s): local receptive field {local}, global {side}x{side}")
+
+# %% [markdown]
+# Compare the global sides with the formula above, which adds 2 per 3x3 layer: 3, 5,
+# 7, 9, 11. Five layers reach 11x11, the field the course builds up for edges and
+# gradients before its first max-pool, on 400x400 images. A local receptive field says
+# nothing about the rest of the image; only the global one grows. The layer that
+# decides the class needs a global receptive field as large as the object, here the
+# whole 28x28 digit, which is why the table's last row matters.
 
 # %% [markdown]
 # ## Why there is no fully connected layer
@@ -393,7 +473,9 @@ history = model.fit(
 
 # %% [markdown]
 # Loss and accuracy per epoch, on the training images and on the validation (test)
-# images.
+# images. The y-axes are fitted to epochs 2 onwards, so epoch 1's points, lower in
+# accuracy and higher in loss, can lie off the chart; the log above prints epoch 1's
+# figures.
 
 # %%
 plots.training_curves(history);

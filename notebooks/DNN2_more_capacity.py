@@ -37,9 +37,10 @@
 # after 3 epochs, DNN1's whole training.
 #
 # On the way you will see why every convolution is followed by a ReLU and not by a
-# sigmoid or tanh, count where the parameters went, and look inside the trained
-# network: its first-layer kernels next to DNN1's hand-made blur and Sobel kernels, and
-# one digit's feature maps layer by layer. The course's second network reached
+# sigmoid or tanh (or one of ReLU's variants), count where the parameters went, weigh
+# how many kernels a layer should get, and look inside the trained network: its
+# first-layer kernels next to DNN1's hand-made blur and Sobel kernels, and one digit's
+# feature maps layer by layer. The course's second network reached
 # **99.18%** with about 195k parameters; that is this step's target.
 
 # %% [markdown]
@@ -147,6 +148,44 @@ print(f"sigmoid's slope is at most 0.25: through 10 sigmoid layers, at most {0.2
 # wants a value passed on has to make it positive. Simple as it is, `max(0, x)` is the
 # activation the course uses everywhere, and so do these notebooks.
 #
+# ### ReLU's variants
+# ReLU's slope of 0 for every negative input has a price: a unit whose inputs stay
+# negative passes no gradient back and stops learning. The course lists the variants
+# that let negative values through a little. **Leaky ReLU** keeps a small fixed slope
+# for them (0.1 here). **PReLU** (parametric ReLU) makes that slope a weight that the
+# network learns. **ELU** bends smoothly from 0 down towards -1, as `exp(x) - 1`. The
+# cell prints each on the values above, with its slope (measured as the change over a
+# small step), and counts the slopes a PReLU learns on a 26x26x16 map: one per value, or
+# one per channel with `shared_axes=[1, 2]`. Keras starts a PReLU's slopes at 0, a plain
+# ReLU; here they start at 0.25 to show the shape.
+
+# %%
+variants = {
+    "ReLU": layers.ReLU(),
+    "LeakyReLU(0.1)": layers.LeakyReLU(negative_slope=0.1),
+    "PReLU": layers.PReLU(alpha_initializer=keras.initializers.Constant(0.25)),
+    "ELU": layers.ELU(),
+}
+step = 1e-3
+print(f"{'x':<16}" + "".join(f"{v:>8.1f}" for v in z))
+for name, f in variants.items():
+    value = np.asarray(f(z))
+    slope = (np.asarray(f(z + step)) - np.asarray(f(z - step))) / (2 * step)
+    print(f"{name:<16}" + "".join(f"{v:>8.3f}" for v in value))
+    print(f"{'  its slope':<16}" + "".join(f"{v:>8.3f}" for v in slope))
+for shared in (None, [1, 2]):
+    prelu = layers.PReLU(shared_axes=shared)
+    prelu(keras.ops.zeros((1, 26, 26, 16)))  # the output of 16 3x3 kernels on a digit
+    print(f"PReLU, shared_axes={shared}: {prelu.count_params():,} slopes to learn")
+
+# %% [markdown]
+# For positive inputs all four rows match ReLU. On the negative side only ReLU's slope
+# row is all zeros: Leaky ReLU and PReLU keep a gradient everywhere, and ELU's slope
+# fades out only far to the left. Set the two PReLU counts beside the 144 weights of
+# the 16 kernels that make such a map (the first layer). The course's view: no variant
+# has been shown clearly better, the gains claimed are small and cost computation, and
+# GPUs have fast paths for ReLU. It sticks to ReLU, and so do these notebooks.
+#
 # ## The model
 # The same skeleton as DNN1, layer for layer; only the numbers of kernels in
 # convolution block 2 differ. Each comment gives the output size and the receptive
@@ -213,6 +252,51 @@ print(f"{'total':<37}{dnn1_total:>8,}{total:>9,}")
 # model on its own. The first three convolutions, where the maps are large, hold 5,264
 # weights between them, under 3%.
 #
+# ## How many kernels a layer gets
+# The course gives reasons rather than a formula:
+#
+# * **Expressiveness.** The more classes, and the more they vary between and within
+#   themselves (every breed of dog is still a dog), the more features a network needs.
+#   The course's ImageNet example ends a block with 512 kernels; ten digits in one grey
+#   channel need far fewer: these notebooks use 8 to 128 kernels a layer.
+# * **Hardware.** Every kernel costs weights (the table above) and one feature map per
+#   image in memory while training (DNN4 measures that). A model that does not fit the
+#   machine it runs on has to shed kernels.
+# * **A pattern.** Within a block the course doubles the count layer after layer (32,
+#   64, 128, 256, 512): powers of two, which GPUs handle well, rising to the 512 the
+#   block must end with. It trims the counts later, for the hardware at hand.
+# * **A ceiling.** A 3x3 kernel on a single grey channel has 9 weights, so every map the
+#   first layer makes is a weighted sum of the same 9 shifted copies of the image: 16
+#   kernels there cannot give more than 9 maps that really differ. Deeper, a 3x3
+#   kernel on 16 channels has 144 weights, and the ceiling is out of the way.
+#
+# The cell checks the ceiling on 20 test digits. It counts the independent maps of an
+# untrained first layer with 16 kernels, and of a second layer with 32 kernels after a
+# ReLU: the rank of the maps' values, read from their singular values (those above a
+# hundred-thousandth of the largest).
+
+# %%
+keras.utils.set_random_seed(SEED)
+images = x_test[:20] / 255
+first = layers.Conv2D(16, 3, use_bias=False)(images)  # 16 maps from 1 channel
+second = layers.Conv2D(32, 3, use_bias=False)(keras.ops.relu(first))  # 32 from 16
+for name, maps, weights in [
+    ("16 kernels, 3x3x1", first, 9),
+    ("32 kernels, 3x3x16", second, 144),
+]:
+    values = np.asarray(maps).reshape(-1, maps.shape[-1])  # one column per map
+    singular = np.linalg.svd(values, compute_uv=False)
+    independent = int((singular > singular[0] * 1e-5).sum())
+    print(
+        f"{name} ({weights:>3} weights each): {independent:>2} independent maps of {maps.shape[-1]}"
+    )
+
+# %% [markdown]
+# The first line cannot show more than 9, whatever the kernels: before the ReLU, the
+# kernels past the ninth only add new mixtures of the same nine maps. The ReLU, which
+# cuts each map at zero on its own, is what lets them differ for the next layer. The
+# second line is not held back this way: 144 weights per kernel leave room for 32.
+#
 # ## The receptive field
 # The receptive field depends on kernel sizes and strides, not on how many kernels a
 # layer has, so the table is the same as DNN1's: 28x28 at the output.
@@ -250,6 +334,11 @@ history = model.fit(
     callbacks=[resumable(RUNS, data=train)],
     verbose=2,
 )
+
+# %% [markdown]
+# Loss and accuracy per epoch, on the training images and on the test images.
+# The y-axes are fitted to epochs 2 onwards, so epoch 1's points, lower in accuracy and
+# higher in loss, can lie off the chart; the log above prints epoch 1's figures.
 
 # %%
 plots.training_curves(history);
@@ -365,7 +454,9 @@ met = results.verdict("dnn2", history)
 #    accuracy with this run's.
 # 2. Replace every `layers.ReLU()` in the model cell with
 #    `layers.Activation("sigmoid")` and train again. Compare the first epochs' accuracy
-#    with this run's: does the net get going as quickly?
+#    with this run's: does the net get going as quickly? Then try
+#    `layers.PReLU(shared_axes=[1, 2])`: how many parameters does it add
+#    (`model.summary()`), and does the last epoch's accuracy move?
 # 3. Look at a digit the net gets wrong:
 #    `wrong = np.flatnonzero(plots.predictions(model, x_test) != y_test)`, then
 #    `plots.feature_maps(model, x_test[wrong[0]])`. Which row looks most unlike the

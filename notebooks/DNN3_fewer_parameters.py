@@ -31,9 +31,10 @@
 # A net this small is where the course's assignment starts (under 15k parameters), so
 # from here on every weight counts. Two parts of the skeleton earn their place by being
 # cheap, and this notebook looks at both before building the model: the **1x1
-# convolution** that merges channels, and the **max-pool** that halves the map, set
-# against its alternative, a convolution with stride 2. The course's third network
-# reached **98.84%** with about 10k parameters; that is this step's target.
+# convolution** that merges channels (and, in larger nets, expands them), and the
+# **max-pool** that halves the map, set against its alternative, a convolution with
+# stride 2. The course's third network reached **98.84%** with about 10k parameters;
+# that is this step's target.
 
 # %% [markdown]
 # ## Setup
@@ -131,6 +132,49 @@ plots.images(
 # trained net can leave out features that describe the background rather than the
 # digit. In our model a 1x1 convolution appears twice: after the max-pool (16 channels
 # into 8) and at the start of the output block (16 channels into the 10 classes).
+#
+# ### Expanding channels: squeeze, 3x3, expand
+# A 1x1 convolution can **add** channels as well: each output channel is one more
+# weighted sum of the input channels, and nothing limits how many sums it makes. The
+# course shows the pattern, which ResNet uses. To go from 256 channels to 512, one 3x3
+# convolution would need 3x3x256x512 weights. Instead, a 1x1 **squeezes** the 256
+# channels into 32 (a bottleneck), a 3x3 does its work on those 32, and a second 1x1
+# **expands** them to 512: 1x1x256x32 | 3x3x32x32 | 1x1x32x512. The cell builds both
+# with Keras on a 14x14 map and counts weights and multiply-adds. With `same` padding
+# each weight is used once per output pixel, so the multiply-adds are the weights times
+# 14 x 14.
+
+# %%
+size = 14
+# named layers, so that the model's layers below keep their default names
+direct = keras.Sequential(
+    [
+        keras.Input((size, size, 256)),
+        layers.Conv2D(512, 3, padding="same", use_bias=False, name="direct_3x3"),
+    ]
+)
+bottleneck = keras.Sequential(
+    [
+        keras.Input((size, size, 256)),
+        layers.Conv2D(32, 1, use_bias=False, name="squeeze_1x1"),  # 256 -> 32
+        layers.Conv2D(32, 3, padding="same", use_bias=False, name="work_3x3"),
+        layers.Conv2D(512, 1, use_bias=False, name="expand_1x1"),  # 32 -> 512
+    ]
+)
+for name, net in [("3x3x256x512", direct), ("1x1 | 3x3 | 1x1", bottleneck)]:
+    steps = " + ".join(f"{layer.count_params():,}" for layer in net.layers)
+    total = f"{net.count_params():>9,} weights ({steps})"
+    print(f"{name:<16} -> {net.output_shape[1:]}: {total}")
+    print(f"{'':<16}    {net.count_params() * size * size:>13,} multiply-adds")
+print(
+    f"the bottleneck: {direct.count_params() / bottleneck.count_params():.0f} times fewer"
+)
+
+# %% [markdown]
+# Both end in 14x14x512, and both see a 3x3 neighbourhood. The price of the bottleneck
+# is that its 3x3 step works on 32 mixtures of the 256 channels instead of all of them;
+# the printed counts are what that buys. The nets in these notebooks are small, and
+# each of their 1x1 convolutions merges: none needs to expand.
 #
 # ## Max-pooling or a stride?
 # The transition block halves the map with a 2x2 **max-pool**: it keeps the largest of
@@ -285,6 +329,11 @@ history = model.fit(
     callbacks=[resumable(RUNS, data=train)],
     verbose=2,
 )
+
+# %% [markdown]
+# Loss and accuracy per epoch, on the training images and on the test images.
+# The y-axes are fitted to epochs 2 onwards, so epoch 1's points, lower in accuracy and
+# higher in loss, can lie off the chart; the log above prints epoch 1's figures.
 
 # %%
 plots.training_curves(history);

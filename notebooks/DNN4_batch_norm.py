@@ -33,8 +33,9 @@
 # its own. Each layer then learns on inputs of a steady size, and a small net like this
 # one usually trains faster and further.
 #
-# You will see what batch norm does to a batch of feature maps, and count the four
-# numbers it keeps per channel. The course's fourth network reached **98.97%** in 10
+# You will see what batch norm does to a batch of feature maps, count the four
+# numbers it keeps per channel, and weigh the batch size against memory, speed and
+# the batch statistics. The course's fourth network reached **98.97%** in 10
 # epochs (and 99.08% after 30) with about 11k parameters; 98.97% within 10 epochs is
 # this step's target.
 
@@ -231,6 +232,79 @@ receptive_field.print_table(model)
 rules.print_review(model)
 
 # %% [markdown]
+# ## Batch size: memory, speed and the statistics
+# Every step so far trains on batches of 128. The course's advice on the batch size is
+# practical: fill the GPU's memory. While a batch trains, each layer's output for every
+# image of the batch is kept until the backward pass has used it, so that memory grows
+# with the batch size, while the weights take the same room at any batch size. The cell
+# adds up the values this model's layers output for one image, read off their output
+# shapes, and scales that by the batch size, in float32 (4 bytes a value). That is an
+# estimate: a framework may keep fewer of these outputs, and the gradients, Adam's two
+# averages per weight and the framework's own working memory come on top.
+
+# %%
+per_image = int(np.prod(model.inputs[0].shape[1:]))  # the input, 28x28x1
+for layer in model.layers:
+    per_image += int(np.prod(layer.output.shape[1:]))
+print(f"values kept per image: {per_image:,} ({per_image * 4 / 1024:.0f} KiB)")
+weights_mib = model.count_params() * 4 / 2**20
+for batch in (32, 128, 512, 4096):
+    mib = batch * per_image * 4 / 2**20
+    updates = int(np.ceil(60000 / batch))
+    print(
+        f"batch {batch:>4}: outputs {mib:>6.1f} MiB, weights {weights_mib:.2f} MiB, {updates:>4} updates/epoch"
+    )
+print(f"16 GiB would hold the outputs of about {16 * 2**30 // (per_image * 4):,} images")
+
+# %% [markdown]
+# Compare the two memory columns: at every batch size it is the layers' outputs, not
+# the weights, that decide how large a batch fits. A larger batch also makes better use
+# of the hardware: a GPU applies one instruction to many values at once (SIMD, in the
+# course's words), and each step has a fixed cost besides. The cell trains copies of
+# this model on 1,024 training digits, in batches of 16 and then 256, and prints the
+# speed it measures on the machine that runs it (the first step of each builds the
+# model and is not timed).
+
+# %%
+import time
+
+x_small, y_small = data.subset(x_train, y_train, 1024)
+for batch in (16, 256):
+    net = keras.models.clone_model(model)
+    net.compile(
+        optimizer=keras.optimizers.Adam(LEARNING_RATE),
+        loss="sparse_categorical_crossentropy",
+    )
+    net.train_on_batch(x_small[:batch], y_small[:batch])  # builds the step: not timed
+    start = time.perf_counter()
+    for i in range(0, len(x_small), batch):
+        net.train_on_batch(x_small[i : i + batch], y_small[i : i + batch])
+    speed = len(x_small) / (time.perf_counter() - start)
+    print(f"batch {batch:>3}: {speed:>6,.0f} training images per second")
+
+# %% [markdown]
+# Does the larger batch train more images per second here, and by how much? Accuracy
+# has its own say. A larger batch means fewer updates per epoch (the first cell's last
+# column), so in the same number of epochs the weights take fewer steps. And batch norm
+# normalises with each batch's own mean and spread, which are noisier the fewer images
+# they come from. The cell draws 100 random batches of each size from the standardised
+# training pixels and prints how far their means spread (the standard deviation over
+# the 100 batches).
+
+# %%
+rng = np.random.default_rng(SEED)
+pixels = (x_train / 255 - 0.1307) / 0.3081  # standardised, as the model's first layer does
+for batch in (8, 32, 128, 512):
+    picks = rng.integers(len(pixels), size=(100, batch))  # 100 batches of random digits
+    means = pixels[picks].mean(axis=(1, 2, 3, 4))  # one mean per batch
+    print(f"batch {batch:>3}: the batch means spread by {means.std():.4f}")
+
+# %% [markdown]
+# A mean over four times as many images should spread about half as much. With a
+# handful of images per batch, the numbers batch norm divides by jump from batch to
+# batch, which is why the course warns that it does not work with small batches. DNN8
+# comes back to the batch size and the number of updates.
+#
 # ## Training
 # The compile and fit cell is DNN3's, word for word. During training batch norm
 # normalises with each batch's own statistics; when the validation data is scored at
@@ -254,6 +328,11 @@ history = model.fit(
     callbacks=[resumable(RUNS, data=train)],
     verbose=2,
 )
+
+# %% [markdown]
+# Loss and accuracy per epoch, on the training images and on the test images.
+# The y-axes are fitted to epochs 2 onwards, so epoch 1's points, lower in accuracy and
+# higher in loss, can lie off the chart; the log above prints epoch 1's figures.
 
 # %%
 plots.training_curves(history);
