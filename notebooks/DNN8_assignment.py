@@ -26,9 +26,10 @@
 # tuned to the assignment: unlike the steps before it, it changes several things at
 # once, each for a reason.
 #
-# 1. **Fewer parameters: 13,576.** 8 and 16 kernels before the max-pool, 8 after the
-#    1x1 merge, then 16, 24 and 32 in the last three 3x3 layers, which run on the small
-#    10x10, 8x8 and 6x6 maps. The budget goes where the net combines parts of digits.
+# 1. **Fewer parameters: 7,560.** 8 and 16 kernels before the max-pool, 8 after the
+#    1x1 merge, then 16 in each of the last three 3x3 layers, which run on the small
+#    10x10, 8x8 and 6x6 maps. Half the assignment's budget: the target is not in the
+#    parameter count but in how the net trains (points 2-6).
 # 2. **A lean first block.** The first convolution has no batch norm, and the second is
 #    max-pooled *before* its batch norm and ReLU. ReLU and max-pooling commute (the
 #    largest of four values is still the largest after ReLU), so the receptive fields
@@ -46,8 +47,8 @@
 #
 # The course's own eighth network reached 99.46% at epoch 11, with 16.6k parameters:
 # one epoch of one run. Here the target is stricter: the test accuracy must **hold** at
-# least 99.40% in **each of the last 3 epochs**, for **three seeds** (0, 1 and 2). A
-# single good epoch can be luck; three epochs on three seeds are a result.
+# least 99.40% in **each of the last 3 epochs**, for **five seeds** (0 to 4). A
+# single good epoch can be luck; three epochs on five seeds are a result.
 
 # %% [markdown]
 # ## Setup
@@ -79,7 +80,7 @@ from keras import layers
 # %% tags=["parameters"]
 SEED = 0  # fixes the initial weights and the order of the batches
 RUNS = "runs"  # where each training run is saved; in Colab, a Drive folder keeps runs
-SEEDS = (0, 1, 2)  # the seeds the target must hold on
+SEEDS = (0, 1, 2, 3, 4)  # the seeds the target must hold on
 
 # %%
 repeatable(SEED)  # the seeds, and deterministic kernels, for this session (see DNN1)
@@ -138,7 +139,7 @@ for epoch in range(EPOCHS):
 
 # %% [markdown]
 # ## The model
-# The model is a function of the seed, because this notebook trains it three times.
+# The model is a function of the seed, because this notebook trains it five times.
 
 # %% tags=["model"]
 def build_model(seed):
@@ -164,11 +165,11 @@ def build_model(seed):
             layers.BatchNormalization(),
             layers.ReLU(),
             layers.Dropout(0.05),
-            layers.Conv2D(24, 3, use_bias=False),  # 8x8x24, RF 14
+            layers.Conv2D(16, 3, use_bias=False),  # 8x8x16, RF 14
             layers.BatchNormalization(),
             layers.ReLU(),
             layers.Dropout(0.05),
-            layers.Conv2D(32, 3, use_bias=False),  # 6x6x32, RF 18
+            layers.Conv2D(16, 3, use_bias=False),  # 6x6x16, RF 18
             layers.BatchNormalization(),
             layers.ReLU(),
             # Output block: 10 class maps, the mean of each, softmax
@@ -244,11 +245,12 @@ print(results.compare(history, "DNN8_assignment", previous="DNN7_lr_schedule"))
 rules.print_check(model, history)
 
 # %% [markdown]
-# ## Three seeds
-# The seed fixes the initial weights and the order of the batches. Seeds 1 and 2 train
-# the same layers with the same recipe from other initial weights, each in a run folder
-# of its own; the loop skips the seed trained above. With `verbose=0` there is no log
-# line per epoch: the cell prints one line per seed when that seed's run is done.
+# ## Five seeds
+# The seed fixes the initial weights and the order of the batches. Seeds 1 to 4 train
+# the same layers with the same recipe from other initial weights and other orders of
+# the batches, each in a run folder of its own; the loop skips the seed trained above.
+# With `verbose=0` there is no log line per epoch: the cell prints one line per seed
+# when that seed's run is done.
 
 # %%
 val_by_seed = {SEED: history.history["val_accuracy"]}

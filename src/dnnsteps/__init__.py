@@ -1,14 +1,10 @@
 """dnnsteps: eight small steps from a first all-convolutional net to 99.4% on MNIST.
-
-Importing the package starts no backend: modules load on first use, so the command
-line parses its arguments before Keras starts.
-"""
+Importing it starts no backend: modules load on first use (the CLI parses first)."""
 
 import importlib
 import os
 
-# Quiet TensorFlow's C++ start-up chatter (notebook outputs stay readable).
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # quiet TensorFlow's C++ start-up
 
 from .errors import DnnstepsError  # noqa: E402
 

@@ -1,11 +1,5 @@
-"""The training images in batches, in an order that follows the seed and the epoch.
-
-``model.fit(x, y, batch_size=...)`` shuffles too, but how is up to each Keras version
-and backend. Here epoch *k*'s order is drawn from ``(seed, k)`` alone: a new order
-every epoch, the same orders in every process with the same seed, and after a resume
-the order the epoch would have had. A plain ``keras.utils.PyDataset``, so it works the
-same on TensorFlow and JAX.
-"""
+"""The training images in batches, in an order drawn from ``(seed, epoch)`` alone (not
+from each Keras version's shuffle), so a resumed epoch sees the order it would have had."""
 
 from __future__ import annotations
 
@@ -16,18 +10,15 @@ import numpy as np
 
 
 class Batches(keras.utils.PyDataset):
-    """``model.fit(Batches(x_train, y_train, batch_size=128, seed=SEED), shuffle=False)``:
-    the shuffling is done here, so Keras must not reorder the batches again (its shuffle
-    of a PyDataset uses Python's global generator, which a resume cannot restore)."""
+    """``model.fit(Batches(x, y, batch_size=128, seed=SEED), shuffle=False)``: Keras's own
+    shuffle of a PyDataset uses Python's global generator, which a resume cannot restore."""
 
     def __init__(self, x, y, batch_size: int, seed: int):
         super().__init__()
         if len(x) != len(y) or len(y) == 0 or batch_size < 1:
-            raise ValueError(
-                f"Batches needs as many images as labels, at least one, and a batch "
-                f"size of 1 or more (got {len(x)} images, {len(y)} labels, "
-                f"batch_size={batch_size})."
-            )
+            raise ValueError(f"Batches needs as many images as labels, at least one, and a batch "
+                             f"size of 1 or more (got {len(x)} images, {len(y)} labels, "
+                             f"batch_size={batch_size}).")  # fmt: skip
         self.x, self.y = np.asarray(x), np.asarray(y)
         self.batch_size, self.seed = int(batch_size), int(seed)
         self.epoch = 0  # the epoch the next pass serves; resumable sets it on a resume

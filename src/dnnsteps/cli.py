@@ -21,15 +21,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _int_in(minimum: int, maximum: int, words: str):
-    """An argparse type: a whole number in [minimum, maximum]."""
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"expected a whole number, got {text!r}"
-            ) from None
+            raise argparse.ArgumentTypeError(f"expected a whole number, "
+                                             f"got {text!r}") from None  # fmt: skip
         if not minimum <= value <= maximum:
             raise argparse.ArgumentTypeError(f"must be {words}, got {value}")
         return value
@@ -40,17 +38,14 @@ def _int_in(minimum: int, maximum: int, words: str):
 def parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m dnnsteps", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
-    t = sub.add_parser(
-        "train", help="train a step as its notebook does (resumes if stopped)"
-    )
+    t = sub.add_parser("train",
+                       help="train a step as its notebook does (resumes if stopped)")  # fmt: skip
     t.add_argument("step", help="dnn1 .. dnn8 or code9")
-    t.add_argument(
-        "--epochs", type=_int_in(1, 10_000, "at least 1"), help="default: recipe's"
-    )
+    t.add_argument("--epochs", type=_int_in(1, 10_000, "at least 1"),
+                   help="default: recipe's")  # fmt: skip
     t.add_argument("--seed", type=_int_in(0, MAX_SEED, f"0 to {MAX_SEED:,}"), default=0)
-    t.add_argument(
-        "--run-dir", type=Path, help="the run folder (default: runs/<model>-<key>)"
-    )
+    t.add_argument("--run-dir", type=Path,
+                   help="the run folder (default: runs/<model>-<key>)")  # fmt: skip
     t.add_argument("--fresh", action="store_true", help="discard the run folder's state")
     c = sub.add_parser("check", help="check a model against the assignment's rules")
     c.add_argument("target", help="a step, a .keras file, a submission or run folder")
@@ -119,32 +114,26 @@ def _check(args) -> int:
     """The rules table for a step (untrained), a .keras file, or a folder with its log."""
     from . import models, rules
     from .errors import DnnstepsError
+    from .grade import log_rows
+    from .runfiles import MODEL_FILE, load_model
 
     path, history = Path(args.target), None
     if path.is_dir():
-        from .grade import log_rows
-        from .runfiles import MODEL_FILE, load_model
-
         history = log_rows(path)
         model = load_model(path / MODEL_FILE)
     elif path.is_file():
         if path.suffix != ".keras":
             raise DnnstepsError(f"{path} is not a .keras file or a submission folder.")
-        from .runfiles import load_model
-
         model = load_model(path)
     elif path.suffix == ".keras" or "/" in args.target or "\\" in args.target:
-        raise DnnstepsError(
-            f"{path} not found (give a .keras file or a submission folder)."
-        )
+        raise DnnstepsError(f"{path} not found (give a .keras file or a "
+                            "submission folder).")  # fmt: skip
     else:
         try:
             model = models.build(args.target)
         except DnnstepsError:
-            raise DnnstepsError(
-                f"{args.target!r} is neither a file or folder nor a step "
-                f"(one of: {', '.join(models.NAMES)})."
-            ) from None
+            raise DnnstepsError(f"{args.target!r} is neither a file or folder nor a step "
+                                f"(one of: {', '.join(models.NAMES)}).") from None  # fmt: skip
     findings = rules.check(model, history)
     print(rules.check_table(findings))
     if history is None:

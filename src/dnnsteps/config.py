@@ -1,10 +1,7 @@
 """The runtime: smoke or full mode, repeatable runs, and what a record says it ran on.
 
-The mode is always asked for, never guessed from the hardware: ``DNNSTEPS_SMOKE=1``
-(the tests) trains two epochs on a small subset on any machine, a GPU included;
-``DNNSTEPS_FULL=1`` (the full regression run) trains in full and makes a missed
-target fail its notebook. With neither, a notebook trains in full and only prints a
-missed target.
+The mode is asked for, never guessed from the hardware: ``DNNSTEPS_SMOKE=1`` trains two
+epochs on a subset; ``DNNSTEPS_FULL=1`` in full, and a missed target fails the notebook.
 """
 
 from __future__ import annotations
@@ -28,9 +25,8 @@ def _flag(name: str) -> bool:
 def smoke_mode() -> bool:
     """Whether training uses the small smoke subset and stops after two epochs."""
     if _flag("DNNSTEPS_SMOKE") and _flag("DNNSTEPS_FULL"):
-        raise DnnstepsError(
-            "DNNSTEPS_SMOKE and DNNSTEPS_FULL are both set; set one of them."
-        )
+        raise DnnstepsError("DNNSTEPS_SMOKE and DNNSTEPS_FULL are both set; "
+                            "set one of them.")  # fmt: skip
     return _flag("DNNSTEPS_SMOKE")
 
 
@@ -46,11 +42,8 @@ def backend() -> str:
 
 
 def repeatable(seed: int) -> None:
-    """Seed Python, NumPy and Keras, and on TensorFlow switch op determinism on, for
-    the whole process: one seed, one result per machine. Call it once, before any model
-    is compiled: Keras picks XLA inside ``compile()`` on a GPU and keeps it off only if
-    determinism is already on (XLA has no deterministic max-pool gradient). Prints one
-    line saying what it switched on and what that costs."""
+    """Seed Python, NumPy and Keras and (TensorFlow) switch op determinism on, and say so.
+    Call it before compiling: on a GPU, Keras leaves XLA off only if determinism is on."""
     import keras
 
     keras.utils.set_random_seed(seed)
@@ -76,11 +69,9 @@ def accelerators() -> list[str]:
         if name == "tensorflow":
             import tensorflow as tf
 
-            found = tf.config.list_physical_devices("GPU")
-            return [
-                tf.config.experimental.get_device_details(d).get("device_name", d.name)
-                for d in found
-            ]
+            details = tf.config.experimental.get_device_details
+            gpus = tf.config.list_physical_devices("GPU")
+            return [details(d).get("device_name", d.name) for d in gpus]
         if name == "jax":
             import jax
 
@@ -120,31 +111,24 @@ def _cpu_model() -> str:
 def versions() -> dict:
     import keras
 
-    found = {"python": platform.python_version(), "keras": keras.__version__}
-    found["backend"] = keras.backend.backend()
-    module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(
-        found["backend"]
-    )
-    if module:
-        found[module] = __import__(module).__version__
+    name = keras.backend.backend()
+    found = dict(python=platform.python_version(), keras=keras.__version__, backend=name)
+    if name in ("tensorflow", "jax", "torch"):
+        found[name] = __import__(name).__version__
     return found
 
 
 def use_all_accelerators():
-    """Spread training over every GPU, where there are several; returns a context to
-    build and compile the model in. JAX: ``keras.distribution.DataParallel``;
-    TensorFlow: ``MirroredStrategy``; one device or none: nothing changes."""
+    """A context to build and compile in that spreads training over several GPUs, if any."""
     import contextlib
 
-    if len(accelerators()) < 2:
-        return contextlib.nullcontext()
-    if backend() == "jax":
-        import keras
-
-        keras.distribution.set_distribution(keras.distribution.DataParallel())
-        return contextlib.nullcontext()
-    if backend() == "tensorflow":
+    several = len(accelerators()) > 1
+    if several and backend() == "tensorflow":
         import tensorflow as tf
 
         return tf.distribute.MirroredStrategy().scope()
+    if several and backend() == "jax":
+        import keras
+
+        keras.distribution.set_distribution(keras.distribution.DataParallel())
     return contextlib.nullcontext()

@@ -1,9 +1,5 @@
-"""MNIST that loads offline and fails clearly.
-
-``load_mnist`` looks, in order, at: the ``path`` argument, the ``MNIST_NPZ``
-environment variable, ``data/mnist.npz`` in the project, Keras's cache; only
-when none exists does it download through Keras.
-"""
+"""MNIST that loads offline and fails clearly: ``load_mnist`` reads the first copy
+``candidate_paths`` finds, and downloads through Keras only when there is none."""
 
 from __future__ import annotations
 
@@ -24,20 +20,12 @@ NUM_CLASSES = 10
 MEAN = 0.1307
 STD = 0.3081
 
-_FIX = (
-    "Delete or replace it: point MNIST_NPZ (or load_mnist(path=...)) at a good copy "
-    "of Keras's mnist.npz, or remove it so Keras can download a fresh one."
-)
+_FIX = ("Delete or replace it: point MNIST_NPZ (or load_mnist(path=...)) at a good copy "
+        "of Keras's mnist.npz, or remove it so Keras can download a fresh one.")  # fmt: skip
 
 
-def _project_data_file() -> Path:
-    # src/dnnsteps/data.py -> project root (an editable or source checkout).
+def _project_data_file() -> Path:  # src/dnnsteps/data.py -> a source checkout's data/
     return Path(__file__).resolve().parents[2] / "data" / "mnist.npz"
-
-
-def _keras_cache_file() -> Path:
-    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    return Path(home) / "datasets" / "mnist.npz"
 
 
 def candidate_paths(path: str | os.PathLike | None = None) -> list[tuple[str, Path]]:
@@ -51,7 +39,8 @@ def candidate_paths(path: str | os.PathLike | None = None) -> list[tuple[str, Pa
     project = _project_data_file()
     if project != places[-1][1]:
         places.append(("project data/", project))
-    places.append(("Keras cache", _keras_cache_file()))
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    places.append(("Keras cache", Path(home) / "datasets" / "mnist.npz"))
     return places
 
 
@@ -64,10 +53,8 @@ def read_npz(path: str | os.PathLike):
         with np.load(path, allow_pickle=False) as npz:
             missing = [k for k in KEYS if k not in npz.files]
             if missing:
-                raise DnnstepsError(
-                    f"{path} is not an MNIST npz: missing keys {missing} "
-                    f"(found {sorted(npz.files)}). {_FIX}"
-                )
+                raise DnnstepsError(f"{path} is not an MNIST npz: missing keys {missing} "
+                                    f"(found {sorted(npz.files)}). {_FIX}")  # fmt: skip
             arrays = {k: npz[k] for k in KEYS}
     except DnnstepsError:
         raise
@@ -85,46 +72,33 @@ def read_npz(path: str | os.PathLike):
 
 def validate_arrays(x, y, split: str = "data", require_uint8: bool = False) -> None:
     """Check images and labels look like MNIST; raise one clear ``DnnstepsError`` if not."""
-    x = np.asarray(x)
-    y = np.asarray(y)
-    if x.ndim == 4 and x.shape[-1] == 1:
-        image_shape = x.shape[1:3]
-    elif x.ndim == 3:
-        image_shape = x.shape[1:]
-    else:
-        raise DnnstepsError(
-            f"{split} images have shape {x.shape}; expected (N, 28, 28) or (N, 28, 28, 1)."
-        )
-    if tuple(image_shape) != IMAGE_SHAPE:
-        raise DnnstepsError(f"{split} images are {image_shape}; expected 28x28.")
+    x, y = np.asarray(x), np.asarray(y)
+    if not (x.ndim == 3 or (x.ndim == 4 and x.shape[-1] == 1)):
+        raise DnnstepsError(f"{split} images have shape {x.shape}; expected (N, 28, 28) "
+                            "or (N, 28, 28, 1).")  # fmt: skip
+    if tuple(x.shape[1:3]) != IMAGE_SHAPE:
+        raise DnnstepsError(f"{split} images are {x.shape[1:3]}; expected 28x28.")
     if require_uint8 and x.dtype != np.uint8:
         raise DnnstepsError(f"{split} images have dtype {x.dtype}; expected uint8.")
     if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
         raise DnnstepsError(f"{split} images have dtype {x.dtype}; expected numbers.")
     if y.ndim != 1:
-        raise DnnstepsError(
-            f"{split} labels have shape {y.shape}; expected (N,) class ids."
-        )
+        raise DnnstepsError(f"{split} labels have shape {y.shape}; "
+                            "expected (N,) class ids.")  # fmt: skip
     if not np.issubdtype(y.dtype, np.integer):
         raise DnnstepsError(f"{split} labels have dtype {y.dtype}; expected integers 0-9.")
     if len(x) != len(y):
         raise DnnstepsError(f"{split} has {len(x)} images but {len(y)} labels.")
     if len(y) and (y.min() < 0 or y.max() >= NUM_CLASSES):
-        raise DnnstepsError(
-            f"{split} labels range {y.min()}..{y.max()}; expected class ids 0-9."
-        )
+        raise DnnstepsError(f"{split} labels range {y.min()}..{y.max()}; "
+                            "expected class ids 0-9.")  # fmt: skip
 
 
 def load_mnist(path: str | os.PathLike | None = None):
-    """Return ``(x_train, y_train), (x_test, y_test)`` as uint8, like Keras's loader.
-
-    An explicitly named file (argument or ``MNIST_NPZ``) must be good: a bad one
-    raises rather than silently falling back to another copy.
-    """
+    """MNIST as Keras's loader gives it; a bad named file raises, never falls back."""
     places = candidate_paths(path)
     for origin, candidate in places:
-        explicit = origin in ("path argument", f"${ENV_VAR}")
-        if candidate.is_file() or explicit:
+        if candidate.is_file() or origin in ("path argument", f"${ENV_VAR}"):
             return read_npz(candidate)
     try:
         import keras
@@ -132,11 +106,9 @@ def load_mnist(path: str | os.PathLike | None = None):
         (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
     except Exception as exc:  # noqa: BLE001 - any download failure gets one message
         looked = "\n".join(f"  - {origin}: {p}" for origin, p in places)
-        raise DnnstepsError(
-            "MNIST is not available offline and the download failed "
-            f"({type(exc).__name__}: {exc}).\nLooked in:\n{looked}\n"
-            f"Fix: download mnist.npz once and set {ENV_VAR}=/path/to/mnist.npz."
-        ) from None
+        raise DnnstepsError("MNIST is not available offline and the download failed "
+                            f"({type(exc).__name__}: {exc}).\nLooked in:\n{looked}\nFix: download "
+                            f"mnist.npz once and set {ENV_VAR}=/path/to/mnist.npz.") from None  # fmt: skip
     validate_arrays(x_train, y_train, "train", require_uint8=True)
     validate_arrays(x_test, y_test, "test", require_uint8=True)
     return (x_train, y_train), (x_test, y_test)
@@ -162,13 +134,8 @@ def subset(x, y, size: int, seed: int = 0):
 
 
 def mnist(smoke: bool | None = None, path=None):
-    """``(x_train, y_train), (x_test, y_test)`` as the models take them: raw pixels 0-255
-    as float32 of shape (N, 28, 28, 1), labels as int32. In smoke mode (or ``smoke=True``)
-    a stratified 2,000/1,000 subset.
-
-    There is no preprocessing step: every model standardises its input in its first
-    layer, so a saved model takes raw pixels and nothing can be normalised twice.
-    """
+    """Raw pixels as float32 (N, 28, 28, 1) and int32 labels, as the models take them (they
+    standardise inside); in smoke mode, a stratified 2,000/1,000 subset."""
     from . import config
 
     smoke = config.smoke_mode() if smoke is None else smoke

@@ -1,11 +1,8 @@
 """Grade a folder of hand-ins (sub-folders and .zip files), of whichever kind each holds.
 
-(a) model.keras and log.csv: the model loads with ``safe_mode`` (no code from a hand-in
-runs) and is measured on the 10,000 MNIST test images (DNNSTEPS_SMOKE=1: 1,000) as raw
-0-255 pixels (the course's models standardise inside), ``x / 255`` and standardised; one
-must reproduce the log's last ``val_accuracy`` within 0.1 points. (b) a notebook with
-outputs, (c) a README: audited from the text Keras printed (``handin_text``), not re-run,
-on the same rules. Copies are flagged, never failed. Nothing in the folder is written.
+A model, loaded in safe mode, must reproduce its log's last val_accuracy within 0.1 points
+on the test images; a notebook or README is audited from its text (``handin_text``), not
+re-run. Copies are flagged, never failed. Nothing in the folder is written.
 """
 
 from __future__ import annotations
@@ -25,19 +22,16 @@ import numpy as np
 
 from . import config, data, handin_text, models, rules, runfiles
 from .errors import DnnstepsError
+from .models import INPUT_SHAPE
 from .runfiles import LOG_FILE, MODEL_FILE
 
 COLUMNS = ("submission", "verdict", "graded", "params", "claimed_val_accuracy",
            "measured_test_accuracy", "input", "flags", "reasons")  # fmt: skip
 RE_RUN, FROM_TEXT = "re-run on the test images", "audited from text (not re-run)"
-INPUT_SHAPE = (28, 28, 1)
 TOLERANCE = 0.001  # 0.1 percentage points
 MAX_UNZIPPED = 50 * 2**20  # bytes a handed-in zip may expand to
-CONVENTIONS = {
-    "raw 0-255": lambda x: x,
-    "x / 255": lambda x: x / 255.0,
-    "standardised": lambda x: (x / 255.0 - data.MEAN) / data.STD,
-}
+CONVENTIONS = {"raw 0-255": lambda x: x, "x / 255": lambda x: x / 255.0,
+               "standardised": lambda x: (x / 255.0 - data.MEAN) / data.STD}  # fmt: skip
 # The course's eighth network (16,604 parameters, biases included) as its summary shows
 # it: each convolution's output, in order (an architecture leaves batch norm out).
 COURSE_DNN8 = tuple(f"conv:{s}" for s in
@@ -76,10 +70,7 @@ def _one_line(text, limit: int = 200) -> str:
 
 
 def unzip(archive: Path, target: Path) -> Path:
-    """Extract a handed-in zip into ``target`` safely, and return ``target``.
-
-    Refuses absolute or escaping member paths, symlinks, and more than MAX_UNZIPPED bytes.
-    """
+    """Extract a zip into ``target``; escaping paths, links and zip bombs are refused."""
     try:
         with zipfile.ZipFile(archive) as zf:
             members = zf.infolist()
@@ -87,8 +78,7 @@ def unzip(archive: Path, target: Path) -> Path:
                 raise _Invalid(f"zip expands to more than {MAX_UNZIPPED // 2**20} MB")
             for m in members:
                 name = m.filename.replace("\\", "/")
-                parts = PurePosixPath(name).parts
-                if name.startswith("/") or ":" in name or ".." in parts:
+                if name.startswith("/") or ":" in name or ".." in PurePosixPath(name).parts:
                     raise _Invalid(f"zip member {m.filename!r} points outside the zip")
                 if stat.S_ISLNK(m.external_attr >> 16):
                     raise _Invalid(f"zip member {m.filename!r} is a symbolic link")
@@ -100,8 +90,7 @@ def unzip(archive: Path, target: Path) -> Path:
 
 
 def locate(folder: Path) -> tuple[Path | None, list[Path]]:
-    """The folder holding model.keras (None: none), and the READMEs and notebooks, shallowest
-    first (a repository downloaded from GitHub sits one folder down); hidden ones skipped."""
+    """Where model.keras is (or None), and the READMEs and notebooks, shallowest first."""
     found = sorted((p for p in folder.rglob("*") if p.is_file() and not p.is_symlink() and not
                     any(s.startswith((".", "__MACOSX")) for s in p.relative_to(folder).parts)),
                    key=lambda p: (len(p.parts), p.suffix == ".ipynb"))  # fmt: skip
@@ -125,8 +114,7 @@ def log_rows(folder: Path) -> list[dict]:
 
 
 def _reproduce(grade: Grade, model, x, y) -> None:
-    """Set ``measured`` and ``input``: the convention closest to the log's claim (the
-    accuracy of the most probable class: no compile needed)."""
+    """Set ``measured`` and ``input``: the convention closest to the log's claim."""
     predicted = lambda x: np.argmax(model.predict(x, batch_size=500, verbose=0), axis=-1)  # noqa: E731
     try:
         measured = {k: float(np.mean(predicted(f(x)) == y)) for k, f in CONVENTIONS.items()}
@@ -153,7 +141,6 @@ def architecture(model) -> tuple[str, ...]:
 
 
 def _finish(grade: Grade, findings, epochs: int) -> Grade:
-    """The rules broken, on a model or on a text, decide the verdict."""
     grade.reasons += [f.message for f in findings if not f.passed]
     if epochs > rules.MAX_EPOCHS:
         grade.reasons.append(f"log has {epochs} epochs: more than {rules.MAX_EPOCHS}")
@@ -187,35 +174,30 @@ def grade_one(folder, x, y, name=None) -> Grade:
 
 
 def grade_text(texts: list[Path], name: str) -> Grade:
-    """The first README or notebook with a training log, audited from its text on the
-    rules a model is graded on; a claim that no epoch of its log reaches fails it."""
+    """The first README or notebook with a training log, audited on a model's rules."""
     for path in texts:
         text = path.read_text(encoding="utf-8", errors="replace")
         found = handin_text.audit(handin_text.notebook_text(text) if path.suffix == ".ipynb" else text)  # fmt: skip
         if any(found.val):  # an epoch with its val accuracy
             break
     else:
-        raise _Invalid(
-            f"no training log (Epoch N/M, val accuracy) in {', '.join(map(str, texts))}"
-        )
+        raise _Invalid(f"no training log (Epoch N/M, val accuracy) in "
+                       f"{', '.join(map(str, texts))}")  # fmt: skip
     grade = Grade(name, graded="; ".join([f"{FROM_TEXT}: {path.name}", *found.notes]))
     grade.params, grade.claimed, n = found.params, found.val[-1], found.params
     grade.keys = {"architecture": found.architecture, "log": found.log_key}
     said = "not shown" if n is None else f"{n:,} (from the {found.params_from})"
-    checks = [
-        ("parameters", f"< {rules.MAX_PARAMS:,}", said, (n or 1e9) < rules.MAX_PARAMS)
-    ]
-    layers = (("fully connected layers", found.dense), ("biases", found.biased))
-    checks += [(rule, "none", ", ".join(names) or "none", not names) for rule, names in layers
-               if found.layers_shown]  # fmt: skip
+    limit = f"< {rules.MAX_PARAMS:,}"
+    findings = [rules._rule("parameters", limit, said, (n or 1e9) < rules.MAX_PARAMS)]
+    if found.layers_shown:
+        findings += rules._layer_rules(found.dense, found.biased)
     grade.graded += "" if found.layers_shown else "; no summary: Dense, biases unchecked"
     val = [v or 0.0 for v in found.val]
     above = [c for c in found.claims if c[1] - c[2] > max(val)]
     if above:
         grade.reasons.append(f"claim above the log: {max(above, key=lambda c: c[1])[0]} is "
                              f"more than any epoch of the log reaches ({max(val):.2%} best)")  # fmt: skip
-    findings = [rules._rule(*c) for c in checks] + [rules._accuracy_rule(val)]
-    return _finish(grade, findings, found.epochs)
+    return _finish(grade, [*findings, rules._accuracy_rule(val)], found.epochs)
 
 
 def _grade_path(path: Path, folder: Path, test_data) -> Grade:
@@ -250,8 +232,7 @@ def flag_copies(grades: list[Grade]) -> None:
 
 
 def grade_all(root, smoke: bool | None = None) -> list[Grade]:
-    """Grade every hand-in in ``root`` (folders and .zip files, hidden ones skipped);
-    a broken one never stops the batch."""
+    """Grade every hand-in in ``root``; a broken one never stops the batch."""
     root = Path(root)
     if not root.is_dir():
         raise DnnstepsError(f"{root} is not a folder of submissions.")
@@ -292,9 +273,8 @@ def main(root, out=None, force=False) -> int:
         raise DnnstepsError(f"--out {out}: its folder does not exist.")
     grades = grade_all(root)
     tally = Counter([g.verdict for g in grades] + [g.graded.split(":")[0] for g in grades])
-    images = (
-        "the 1,000-image smoke subset" if config.smoke_mode() else "the 10,000 test images"
-    )
+    smoke = config.smoke_mode()
+    images = "the 1,000-image smoke subset" if smoke else "the 10,000 test images"
     print(f"{to_markdown(grades)}\n\n{len(grades)} hand-ins: {tally['pass']} pass, "
           f"{tally['fail']} fail, {tally['invalid']} invalid; {tally[RE_RUN]} re-run on "
           f"{images}, {tally[FROM_TEXT]} {FROM_TEXT}; {sum(bool(g.flags) for g in grades)} flagged.")  # fmt: skip

@@ -18,6 +18,7 @@ EPOCH = re.compile(r"\bEpoch (\d+)/(\d+)")
 VAL = re.compile(r"\bval_(?:sparse_categorical_)?acc(?:uracy)?\s*[:=]\s*([01](?:\.\d+)?)")
 METRIC = re.compile(r"\b(\w*(?:loss|acc\w*))\s*[:=]\s*(\d[\d.]*(?:e-?\d+)?)")
 TOTAL = re.compile(r"Total params:\s*([\d,]+)")
+OPTIMIZER = re.compile(r"Optimizer params:\s*([\d,]+)")  # Keras 3, after training
 ROW = re.compile(r"^[\s#]*([\w./-]+)\s+(?:\((\w+)\)?\s+)?\((None(?:, \d+)+)\)\s+([\d,]+)\b")
 # model.evaluate's [loss, accuracy], or an accuracy printed outside the epochs
 EVALUATED = re.compile(r"(?:\[\s*\d+\.\d+(?:e-?\d+)?\s*,\s*|\bacc(?:uracy)?\b\W{1,3})([01]\.\d\d+)")  # fmt: skip
@@ -137,6 +138,9 @@ def _read_params(found: Audit, text: str, run_start: int) -> None:
         elif total := TOTAL.search(line):
             blocks.append((pos, int(total[1].replace(",", "")), rows))
             rows = []
+        elif (extra := OPTIMIZER.search(line)) and blocks:  # not the model's: its total's
+            start, total, shown = blocks[-1]
+            blocks[-1] = (start, total - int(extra[1].replace(",", "")), shown)
         pos += len(line) + 1
     if not blocks:
         for m in PARAMS_SAID.finditer(text):  # the last count said is taken

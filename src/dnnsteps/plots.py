@@ -44,7 +44,9 @@ def training_curves(history, title: str = "", save=None):
     for ax, metric in ((ax_loss, "loss"), (ax_acc, "accuracy")):
         ax.plot(epochs, h[metric], "o-", label="train")
         ax.plot(epochs, h[f"val_{metric}"], "o-", label="validation")
-        ax.set(xlabel="epoch", ylabel=metric, title=metric.capitalize())
+        ax.set(
+            xlabel="epoch (y axis fits epochs 2+)", ylabel=metric, title=metric.capitalize()
+        )
         ax.grid(alpha=0.3)
         ax.legend()
     loss = [max(p) for p in zip(h["loss"], h["val_loss"])]

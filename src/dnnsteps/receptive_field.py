@@ -1,13 +1,6 @@
-"""Receptive fields by the standard formula, layer by layer.
-
-For each layer: ``r_out = r_in + (k - 1) * d * j_in`` and ``j_out = j_in * s``,
-where k is the kernel, d the dilation, s the stride and j the jump (the
-distance in input pixels between neighbouring outputs). Layers that look at one
-pixel at a time (BN, activations, dropout, Rescaling, 1x1 convs) leave r and j
-alone. Functional models with branches take the largest field over their inputs.
-
-The same layer geometry gives a model's cost to run: ``macs_per_image``.
-"""
+"""Receptive fields by the standard formula, layer by layer, and the cost to run:
+``r_out = r_in + (k - 1) * d * j_in`` and ``j_out = j_in * s`` (kernel k, dilation d,
+stride s, jump j: input pixels between neighbouring outputs); branches take the largest."""
 
 from __future__ import annotations
 
@@ -19,19 +12,22 @@ import keras
 from .errors import DnnstepsError
 
 L = keras.layers
+
+
+def layer_types(names: str) -> tuple:
+    """The Keras layer classes named in ``names`` that this Keras version has."""
+    return tuple(getattr(L, name) for name in names.split() if hasattr(L, name))
+
+
 _POOLS = (L.MaxPooling2D, L.AveragePooling2D)
 _CONVS = (L.Conv2D, L.DepthwiseConv2D, L.SeparableConv2D)
 _GLOBAL = (L.GlobalAveragePooling2D, L.GlobalMaxPooling2D, L.Flatten)
 # Dense acts on the last axis only: per pixel (like a 1x1 conv) or after Flatten.
-_PASS_THROUGH = tuple(
-    getattr(L, name)
-    for name in (
-        "BatchNormalization LayerNormalization GroupNormalization Dropout SpatialDropout2D "
-        "Activation ReLU LeakyReLU PReLU ELU Softmax Rescaling Normalization Identity "
-        "RandomRotation RandomTranslation RandomZoom RandomFlip RandomContrast InputLayer "
-        "ZeroPadding2D Add Concatenate Multiply Average Maximum Dense"
-    ).split()
-    if hasattr(L, name)
+_PASS_THROUGH = layer_types(
+    "BatchNormalization LayerNormalization GroupNormalization Dropout SpatialDropout2D "
+    "Activation ReLU LeakyReLU PReLU ELU Softmax Rescaling Normalization Identity "
+    "RandomRotation RandomTranslation RandomZoom RandomFlip RandomContrast InputLayer "
+    "ZeroPadding2D Add Concatenate Multiply Average Maximum Dense"
 )
 # The lines a student writes in the course's table.
 _TABLE_KINDS = {t.__name__ for t in _CONVS + _POOLS + _GLOBAL[:2]}
@@ -56,9 +52,8 @@ def _pair(value, name, layer):
         return value
     values = tuple(value)
     if len(set(values)) != 1:
-        raise DnnstepsError(
-            f"layer {layer.name!r}: non-square {name} {values} is not supported."
-        )
+        raise DnnstepsError(f"layer {layer.name!r}: non-square {name} {values} "
+                            "is not supported.")  # fmt: skip
     return values[0]
 
 
@@ -79,19 +74,17 @@ def _step(layer, rf: int, jump: int, in_shape: tuple):
         return rf + (size - 1) * jump, jump * size, size, ""
     if isinstance(layer, _PASS_THROUGH + _GLOBAL):
         return rf, jump, 1, ""
-    raise DnnstepsError(
-        f"receptive field: cannot reason about layer {layer.name!r} "
-        f"({type(layer).__name__}); supported are convolutions, pooling, padding, "
-        "normalisation, preprocessing, dropout, activations, flatten and global pooling."
-    )
+    raise DnnstepsError(f"receptive field: cannot reason about layer {layer.name!r} "
+                        f"({type(layer).__name__}); supported are convolutions, pooling, "
+                        "padding, normalisation, preprocessing, dropout, activations, flatten "
+                        "and global pooling.")  # fmt: skip
 
 
 def _inbound_layers(layer):
     nodes = getattr(layer, "_inbound_nodes", [])
     tensors = [t for node in nodes for t in node.input_tensors]
-    return [
-        t._keras_history.operation for t in tensors if getattr(t, "_keras_history", None)
-    ]
+    return [t._keras_history.operation for t in tensors
+            if getattr(t, "_keras_history", None)]  # fmt: skip
 
 
 def receptive_fields(model) -> list[Row]:
@@ -153,22 +146,12 @@ def final_receptive_field(model) -> int:
     return receptive_fields(model)[-1].rf
 
 
-# Cost to run ----------------------------------------------------------------------
-
-
 def macs_per_image(model) -> int:
-    """Multiply-accumulates of one forward pass (convolutions and Dense layers).
-
-    A convolution does one multiply-add per kernel weight at each output position;
-    the kernel's last axis is the output channels (Conv2D) or the depth multiplier
-    (DepthwiseConv2D), so the same product counts both. Normalisation, pooling and
-    activations are left out: they cost a few operations per value, not per weight.
-    """
+    """Multiply-accumulates of one forward pass: one per kernel weight per output pixel."""
     total = 0
     for layer in model.layers:
-        if isinstance(layer, (L.Conv2D, L.DepthwiseConv2D, L.Dense)):
-            positions = (
-                1 if isinstance(layer, L.Dense) else math.prod(layer.output.shape[1:3])
-            )
-            total += positions * math.prod(layer.kernel.shape)
+        if isinstance(layer, L.Dense):
+            total += math.prod(layer.kernel.shape)
+        elif isinstance(layer, (L.Conv2D, L.DepthwiseConv2D)):
+            total += math.prod(layer.output.shape[1:3]) * math.prod(layer.kernel.shape)
     return int(total)

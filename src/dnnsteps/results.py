@@ -1,17 +1,11 @@
-"""What a run reached, judged against its step's target and set beside the step before.
-
-Each notebook's last cell calls ``record``: it prints the run's figures and, in a full
-run made by the maintainer tooling (``DNNSTEPS_RECORD`` names the results folder),
-saves them as ``results/<NOTEBOOK>.json``. ``compare`` reads the previous notebook's
-record wherever the notebook runs: a clone, or an installed package, which ships the
-committed records.
-"""
+"""What a run reached, judged against its step's target and set beside the step before:
+``record`` prints (and in a full run of the tooling, saves) ``results/<NOTEBOOK>.json``;
+``compare`` reads the previous notebook's, from a clone or as the package ships it."""
 
 from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 from . import config
@@ -22,18 +16,13 @@ RECORD_ENV = "DNNSTEPS_RECORD"
 
 
 def as_printed(value) -> float:
-    """An accuracy as Keras prints it (4 decimals): what every target is compared with.
-
-    Keras logs the float32 0.99419999 as ``0.9942``; compared raw it would miss a
-    target of 0.9942 that the log shows reached.
-    """
+    """An accuracy as Keras prints it (0.99419999: 0.9942), as every target compares it."""
     return round(float(value), 4)
 
 
 def curves(history) -> dict[str, list[float]]:
     """Per-metric lists from a Keras History, its dict, or log rows."""
-    if hasattr(history, "history"):
-        history = history.history
+    history = getattr(history, "history", history)
     if isinstance(history, list):
         keys = {k for row in history for k in row} - {"epoch"}
         history = {k: [row.get(k) for row in history] for k in keys}
@@ -44,10 +33,8 @@ def best_and_final(history) -> str:
     """The best epoch and the last one, side by side: the last is the honest figure."""
     val = [as_printed(v) for v in curves(history)["val_accuracy"]]
     best = max(range(len(val)), key=val.__getitem__)
-    return (
-        f"best val accuracy {val[best]:.2%} at epoch {best + 1} of {len(val)}; "
-        f"last epoch {val[-1]:.2%}"
-    )
+    return (f"best val accuracy {val[best]:.2%} at epoch {best + 1} of {len(val)}; "
+            f"last epoch {val[-1]:.2%}")  # fmt: skip
 
 
 def _recipe(step: str):
@@ -89,10 +76,8 @@ def seeds_table(runs: dict[int, list[float]], step: str) -> str:
     """One row per seed: the last epochs the hold rule reads, their lowest, the verdict."""
     recipe = _recipe(step)
     last = recipe.hold_last or 1
-    lines = [
-        f"| seed | last {last} epochs | lowest | holds {recipe.target:.2%} |",
-        "| ---: | --- | ---: | --- |",
-    ]
+    lines = [f"| seed | last {last} epochs | lowest | holds {recipe.target:.2%} |"]
+    lines.append("| ---: | --- | ---: | --- |")
     for seed, val in runs.items():
         tail = " / ".join(f"{v:.2%}" for v in val[-last:])
         holds = "yes" if missed(step, val) is None else "no"
@@ -101,8 +86,7 @@ def seeds_table(runs: dict[int, list[float]], step: str) -> str:
 
 
 def _record_dirs() -> list:
-    """Where committed records may be: this clone's results/ (a notebook runs in
-    notebooks/), else the copy installed inside the package, wherever pip put it."""
+    """Where committed records may be: this clone's results/, else the package's copy."""
     from importlib import resources
 
     found = [Path.cwd().parent / "results", Path.cwd() / "results"]
@@ -130,18 +114,16 @@ def compare(history, notebook: str, previous: str) -> str:
     rows = [("this run", mine["val_accuracy"], mine.get("accuracy", []))]
     before = load_record(previous)
     if before is None:
-        return (
-            f"No record of {previous} here (its full run writes results/{previous}.json)."
-        )
+        return (f"No record of {previous} here (its full run writes "
+                f"results/{previous}.json).")  # fmt: skip
     rows.insert(0, (previous.split("_")[0], before["val_accuracy"], before["accuracy"]))
     lines = ["| run | epochs | best val acc | last val acc | last train acc | gap |"]
     lines.append("| --- | ---: | ---: | ---: | ---: | ---: |")
     for name, val, train in rows:
         val, train = [as_printed(v) for v in val], [as_printed(v) for v in train]
         gap = f"{(train[-1] - val[-1]) * 100:+.2f}" if train else ""
-        lines.append(
-            f"| {name} | {len(val)} | {max(val):.2%} | {val[-1]:.2%} | {train[-1]:.2%} | {gap} |"
-        )
+        lines.append(f"| {name} | {len(val)} | {max(val):.2%} | {val[-1]:.2%} | "
+                     f"{train[-1]:.2%} | {gap} |")  # fmt: skip
     if before.get("stale"):
         lines.append(f"\n({previous}'s record is from an older version of that notebook.)")
     return "\n".join(lines)
@@ -151,8 +133,10 @@ def record(notebook, model, history, test_accuracy, test_loss, seeds=None) -> di
     """Print this run's figures; in a full run of the tooling, save them for the tables."""
     from . import models
     from .receptive_field import macs_per_image
+    from .runfiles import atomic_write
 
     recipe = models.RECIPES.get(model.name)
+    recipe_keys = "epochs batch_size learning_rate target target_epoch hold_last".split()
     found = curves(history)
     value = {
         "schema": SCHEMA,
@@ -161,19 +145,7 @@ def record(notebook, model, history, test_accuracy, test_loss, seeds=None) -> di
         "mode": "smoke" if config.smoke_mode() else "full",
         "params": int(model.count_params()),
         "macs_per_image": macs_per_image(model),
-        "recipe": {
-            k: getattr(recipe, k)
-            for k in (
-                "epochs",
-                "batch_size",
-                "learning_rate",
-                "target",
-                "target_epoch",
-                "hold_last",
-            )
-        }
-        if recipe
-        else None,
+        "recipe": {k: getattr(recipe, k) for k in recipe_keys} if recipe else None,
         **{k: found.get(k, []) for k in ("accuracy", "val_accuracy", "loss", "val_loss")},
         "test_accuracy": float(test_accuracy),
         "test_loss": float(test_loss),
@@ -188,7 +160,5 @@ def record(notebook, model, history, test_accuracy, test_loss, seeds=None) -> di
     print(f"model.evaluate: test accuracy {test_accuracy:.2%}, loss {test_loss:.4f}")
     folder = os.environ.get(RECORD_ENV)
     if folder and value["mode"] == "full":
-        from .runfiles import atomic_write
-
         atomic_write(Path(folder) / f"{notebook}.json", json.dumps(value, indent=1) + "\n")
     return value

@@ -1,28 +1,8 @@
 """Training that survives a dead session: one Keras callback for a plain ``model.fit``.
 
-``resumable(runs, data=train)`` gives the callback; ``train`` is the ``Batches`` that
-``model.fit`` trains on. Each run lives in its own folder, ``runs/<model name>-<key>``,
-where the key is a hash of everything that decides the run, read as each ``fit``
-starts (``recipe``): the layers, the weights it starts from, the optimizer as compiled
-(its learning rate included), the loss and metrics, the batches (data, batch size,
-seed), the backend, and the callbacks that change training (a learning-rate schedule
-by its rates over the first 200 epochs). Change any of them and it trains in a new
-folder; run the same cell again and it picks up where it stopped. Re-compiling is a
-new recipe, and a new run starts from the weights the model has, as Keras would.
-
-After every epoch the callback writes, each file atomically: ``backup-N.weights.h5``
-(weights and optimizer state), ``backup-N.json`` (the commit point: the log so far,
-the lines Keras printed, the dropout generators' state and the weights' SHA-256) and
-``log.csv`` (Keras's CSVLogger columns). Only the two newest backups are kept. When
-training starts it loads the newest backup that is whole, falling back to the one
-before with one printed line, and continues after its epoch; a finished run is
-loaded instead of retrained, and ends with ``model.keras``. A file lock keeps a second
-process off a running run. The callback switches nothing for the process: seeds and
-determinism are ``dnnsteps.repeatable``'s, called in plain sight.
-
-Why not ``keras.callbacks.BackupAndRestore``: it writes weights and then metadata in
-place, so a kill between the two trains an epoch twice, a torn metadata file stops it
-with a traceback, and dropout's random state is not in its backup.
+Each run lives in ``runs/<model name>-<key>``, keyed by a hash of everything that decides
+it (``recipe``), backed up after every epoch, and resumed by running the same cell again.
+docs/resume.md: the folder, the guarantees, and why not Keras's ``BackupAndRestore``.
 """
 
 from __future__ import annotations
@@ -40,18 +20,10 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from . import config
+from . import config, runfiles
 from .batches import Batches
 from .errors import DnnstepsError
-from .runfiles import (
-    LOG_FILE,
-    MODEL_FILE,
-    atomic_write,
-    fingerprint,
-    log_text,
-    sha256,
-    write_with,
-)
+from .runfiles import LOG_FILE, MODEL_FILE, atomic_write, fingerprint
 
 RUN_FILE = "run.json"
 KEEP_BACKUPS = 2
@@ -60,22 +32,15 @@ _OURS = re.compile(
     r"(run\.json|log\.csv|model\.keras|backup-\d+\.(weights\.h5|json)|\.lock|\.tmp-.*)"
 )
 _LOCKS: dict[str, object] = {}  # run folder -> this process's lock
-# An optimizer's settings when it first trains (a schedule changes its learning rate
-# as it goes), and each model's last recipe with the weights that recipe started from
-# (so re-running a fit cell after an interruption finds its run). Weak: nothing is
-# kept alive, and nothing is written onto the model.
+# An optimizer's settings when it first trains (a schedule changes its rate as it goes),
+# and each model's last recipe with its starting weights. Weak: nothing is kept alive.
 _COMPILED = weakref.WeakKeyDictionary()
 _STARTS = weakref.WeakKeyDictionary()
-_CHANGERS = (  # Keras's callbacks that change what training does, besides a schedule
-    keras.callbacks.ReduceLROnPlateau,
-    keras.callbacks.EarlyStopping,
-    keras.callbacks.SwapEMAWeights,
-)
+# Keras's callbacks that change what training does, besides a schedule
+_CHANGERS = (keras.callbacks.ReduceLROnPlateau, keras.callbacks.EarlyStopping,
+             keras.callbacks.SwapEMAWeights)  # fmt: skip
 _SETTINGS = ("monitor", "factor", "patience", "min_delta", "min_lr", "cooldown", "mode",
              "baseline", "restore_best_weights", "start_from_epoch")  # fmt: skip
-
-
-# The recipe and the key ----------------------------------------------------------------
 
 
 def _without_names(value):
@@ -88,8 +53,7 @@ def _without_names(value):
 
 
 def schedule_rates(schedule, learning_rate: float, epochs: int = SCHEDULE_EPOCHS):
-    """The rates ``LearningRateScheduler(schedule)`` sets, epoch by epoch, called as
-    Keras calls it; stops at the first epoch the schedule cannot compute."""
+    """The rates ``LearningRateScheduler(schedule)`` sets, epoch by epoch, while it can."""
     rates = []
     for epoch in range(epochs):
         try:
@@ -104,8 +68,7 @@ def schedule_rates(schedule, learning_rate: float, epochs: int = SCHEDULE_EPOCHS
 
 
 def _effect(callback, learning_rate: float):
-    """What a callback does to training, as key material; ``None`` for the rest
-    (logging, checkpoints, progress, and callbacks of your own)."""
+    """What a callback does to training, as key material; ``None``: it only watches."""
     if isinstance(callback, keras.callbacks.LearningRateScheduler):
         return ["LearningRateScheduler", schedule_rates(callback.schedule, learning_rate)]
     if isinstance(callback, _CHANGERS):
@@ -125,13 +88,11 @@ def recipe(model, batches: Batches, callbacks=()) -> dict:
     compiled = _COMPILED.setdefault(optimizer, _without_names(optimizer.get_config()))
     settings = model.get_compile_config() or {}
     rate = float(compiled.get("learning_rate") or 0.0)
+    compile_keys = ("loss", "loss_weights", "metrics", "weighted_metrics")
     return {
         "layers": _without_names(model.get_config()),
         "optimizer": [type(optimizer).__name__, compiled],
-        **{
-            k: settings.get(k)
-            for k in ("loss", "loss_weights", "metrics", "weighted_metrics")
-        },  # fmt: skip
+        **{k: settings.get(k) for k in compile_keys},
         "batches": [batches.batch_size, batches.seed, fingerprint(batches.x, batches.y)],
         "backend": keras.backend.backend(),
         "callbacks": [e for c in callbacks if (e := _effect(c, rate)) is not None],
@@ -139,8 +100,7 @@ def recipe(model, batches: Batches, callbacks=()) -> dict:
 
 
 def _start_of(model, recipe_key: str) -> tuple[str, list]:
-    """The weights this recipe starts from: those it started from before, if the
-    model's last recipe was this one; else the model's weights now."""
+    """The weights this recipe started from if it was the model's last; else the current."""
     last = _STARTS.get(model)
     if last is None or last[0] != recipe_key:
         arrays = [np.asarray(keras.ops.convert_to_numpy(v)) for v in
@@ -150,8 +110,7 @@ def _start_of(model, recipe_key: str) -> tuple[str, list]:
 
 
 def _fit_callbacks(callback) -> list:
-    """The callbacks of the ``fit`` call that is starting: the ``CallbackList`` that is
-    calling ``callback`` (Keras passes no list to a callback)."""
+    """The callbacks of the starting ``fit``: Keras passes no list, so find its caller's."""
     frame = inspect.currentframe()
     while frame is not None:
         owner = frame.f_locals.get("self")
@@ -163,20 +122,15 @@ def _fit_callbacks(callback) -> list:
     return []
 
 
-# The run folder ------------------------------------------------------------------------
-
-
 def _refuse_foreign(folder: Path) -> list[str]:
     """The names in ``folder``; refuses a folder that holds anything dnnsteps did not write."""
     names = [p.name for p in folder.iterdir()] if folder.is_dir() else []
     foreign = [n for n in names if not _OURS.fullmatch(n)]
-    if foreign or (
-        names and RUN_FILE not in names and not all(n.startswith(".") for n in names)
-    ):
+    only_hidden = all(n.startswith(".") for n in names)
+    if foreign or (names and RUN_FILE not in names and not only_hidden):
         shown = ", ".join(sorted(foreign or names)[:3])
-        raise DnnstepsError(
-            f"{folder} is not a dnnsteps run folder (it holds {shown}); choose another folder."
-        )
+        raise DnnstepsError(f"{folder} is not a dnnsteps run folder (it holds {shown}); "
+                            "choose another folder.")  # fmt: skip
     return names
 
 
@@ -193,15 +147,12 @@ def _claim(folder: Path, key: str, names: list[str], fresh: bool) -> None:
     try:
         found = json.loads(run_file.read_text(encoding="utf-8"))["key"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise DnnstepsError(
-            f"{run_file} is unreadable ({type(exc).__name__}); start the run over with "
-            "fresh=True (--fresh), which deletes only dnnsteps's own files."
-        ) from None
+        raise DnnstepsError(f"{run_file} is unreadable ({type(exc).__name__}); start the run "
+                            "over with fresh=True (--fresh), which deletes only dnnsteps's "
+                            "own files.") from None  # fmt: skip
     if found != key:
-        raise DnnstepsError(
-            f"{folder} holds another run (a different model, recipe or data); use another "
-            "folder, or fresh=True (--fresh) to start over there."
-        )
+        raise DnnstepsError(f"{folder} holds another run (a different model, recipe or data); use "
+                            "another folder, or fresh=True (--fresh) to start over there.")  # fmt: skip
 
 
 def _lock(folder: Path):
@@ -211,19 +162,14 @@ def _lock(folder: Path):
     try:
         lock.acquire()
     except Timeout:
-        raise DnnstepsError(
-            f"{folder} is being trained by another process; wait for it or stop it."
-        ) from None
+        raise DnnstepsError(f"{folder} is being trained by another process; wait for it "
+                            "or stop it.") from None  # fmt: skip
     return lock
 
 
 def _backups(folder: Path) -> list[int]:
-    found = {
-        int(m.group(1))
-        for p in folder.glob("backup-*")
-        if (m := re.match(r"backup-(\d+)\.", p.name))
-    }
-    return sorted(found, reverse=True)
+    matches = (re.match(r"backup-(\d+)\.", p.name) for p in folder.glob("backup-*"))
+    return sorted({int(m[1]) for m in matches if m}, reverse=True)
 
 
 def _read_backup(folder: Path, epoch: int) -> dict:
@@ -231,7 +177,7 @@ def _read_backup(folder: Path, epoch: int) -> dict:
     meta = json.loads((folder / f"backup-{epoch}.json").read_text(encoding="utf-8"))
     if meta["epoch"] != epoch or len(meta["rows"]) != epoch:
         raise ValueError("inconsistent")
-    if sha256(folder / f"backup-{epoch}.weights.h5") != meta["sha256"]:
+    if runfiles.sha256(folder / f"backup-{epoch}.weights.h5") != meta["sha256"]:
         raise ValueError("weights do not match")
     return meta
 
@@ -242,8 +188,7 @@ def _assign(variables, values) -> None:
 
 
 def _restore(model, folder: Path, start: list) -> dict:
-    """Load the newest whole backup into ``model`` (weights, optimizer, dropout's random
-    state); its record, or, with none, an empty one and the run's starting weights."""
+    """Load the newest whole backup (else the start weights) into ``model``; its record."""
     for epoch in _backups(folder):
         try:
             meta = _read_backup(folder, epoch)
@@ -253,14 +198,10 @@ def _restore(model, folder: Path, start: list) -> dict:
             _assign(seed_states(model), meta.get("seeds", []))
             return meta
         except (OSError, ValueError, KeyError, TypeError):
-            print(
-                f"The backup of epoch {epoch} in {folder} is incomplete; using the one before."
-            )
+            print(f"The backup of epoch {epoch} in {folder} is incomplete; using the one "
+                  "before.")  # fmt: skip
     _assign([*model.weights, *seed_states(model)], start)
     return {"epoch": 0, "rows": [], "seconds": [], "printed": []}
-
-
-# The callback --------------------------------------------------------------------------
 
 
 class _Tee(io.StringIO):
@@ -279,10 +220,8 @@ class _Tee(io.StringIO):
 
 
 class ResumableTraining(keras.callbacks.ProgbarLogger):
-    """Backs up every epoch and resumes after the last finished one; see the module.
-
-    It is also the fit's progress printer (a ``ProgbarLogger``, so Keras adds no other),
-    which lets it keep each epoch's lines as Keras printed them, for the hand-in."""
+    """Backs up every epoch and resumes after the last finished one; as the progress
+    printer (Keras then adds no other), it keeps each epoch's lines for the hand-in."""
 
     def __init__(self, batches: Batches, runs="runs", fresh=False, folder=None):
         super().__init__()
@@ -295,18 +234,15 @@ class ResumableTraining(keras.callbacks.ProgbarLogger):
         self.params = params
 
     def _printing(self, method, *args):
-        """Call a ProgbarLogger method, keeping what it prints."""
         with contextlib.redirect_stdout(_Tee(sys.stdout)) as tee:
             method(*args)
         return tee.getvalue()
 
     def _run_folder(self) -> tuple[Path, str, list]:
         if self.params.get("steps") not in (None, len(self.batches)):
-            raise DnnstepsError(
-                "resumable(data=...) must be the Batches that model.fit trains on: "
-                f"fit has {self.params['steps']} batches per epoch, data= has "
-                f"{len(self.batches)}."
-            )
+            raise DnnstepsError("resumable(data=...) must be the Batches that model.fit trains on: "
+                                f"fit has {self.params['steps']} batches per epoch, data= has "
+                                f"{len(self.batches)}.")  # fmt: skip
         wanted = fingerprint(recipe(self.model, self.batches, _fit_callbacks(self)))
         start_key, start = _start_of(self.model, wanted)
         key = fingerprint(wanted, start_key)[:12]
@@ -326,11 +262,9 @@ class ResumableTraining(keras.callbacks.ProgbarLogger):
             self.state = _restore(self.model, self.run_dir, start)
             done = self.state["epoch"]
             if done > self.goal:
-                raise DnnstepsError(
-                    f"{self.run_dir} already has {done} epochs; ask for at least {done}, "
-                    "or start over with fresh=True (--fresh)."
-                )
-            atomic_write(self.run_dir / LOG_FILE, log_text(self.state["rows"]))
+                raise DnnstepsError(f"{self.run_dir} already has {done} epochs; ask for at least "
+                                    f"{done}, or start over with fresh=True (--fresh).")  # fmt: skip
+            atomic_write(self.run_dir / LOG_FILE, runfiles.log_text(self.state["rows"]))
             if done < self.goal:  # a model.keras of fewer epochs would outlive a kill
                 (self.run_dir / MODEL_FILE).unlink(missing_ok=True)
         except BaseException:
@@ -343,10 +277,8 @@ class ResumableTraining(keras.callbacks.ProgbarLogger):
         self.trained = False
         if done == self.goal:
             last = self.state["rows"][-1].get("val_accuracy", float("nan"))
-            print(
-                f"Loaded the finished run in {self.run_dir} ({done} epochs, last val_accuracy "
-                f"{last:.4f}) instead of training it again; fresh=True retrains it."
-            )
+            print(f"Loaded the finished run in {self.run_dir} ({done} epochs, last val_accuracy "
+                  f"{last:.4f}) instead of training it again; fresh=True retrains it.")  # fmt: skip
             self.model._initial_epoch = epochs  # read by fit right after this call
         elif done:
             print(f"Resuming {self.run_dir} after epoch {done} of {self.goal}.")
@@ -365,10 +297,8 @@ class ResumableTraining(keras.callbacks.ProgbarLogger):
 
     def _check_order(self) -> None:
         if not self.batches.in_order():
-            raise DnnstepsError(
-                "model.fit reordered the batches: pass shuffle=False (Batches shuffles "
-                "them itself, from its seed and the epoch)."
-            )
+            raise DnnstepsError("model.fit reordered the batches: pass shuffle=False (Batches "
+                                "shuffles them itself, from its seed and the epoch).")  # fmt: skip
 
     def on_epoch_end(self, epoch, logs=None):
         self._check_order()
@@ -392,10 +322,10 @@ class ResumableTraining(keras.callbacks.ProgbarLogger):
         state = self.state
         state["epoch"] = n
         weights = self.run_dir / f"backup-{n}.weights.h5"
-        write_with(weights, self.model.save_weights)
-        state["sha256"] = sha256(weights)
+        runfiles.write_with(weights, self.model.save_weights)
+        state["sha256"] = runfiles.sha256(weights)
         atomic_write(self.run_dir / f"backup-{n}.json", json.dumps(state))
-        atomic_write(self.run_dir / LOG_FILE, log_text(state["rows"]))
+        atomic_write(self.run_dir / LOG_FILE, runfiles.log_text(state["rows"]))
         for old in _backups(self.run_dir)[KEEP_BACKUPS:]:
             for path in self.run_dir.glob(f"backup-{old}.*"):
                 path.unlink()
@@ -403,18 +333,16 @@ class ResumableTraining(keras.callbacks.ProgbarLogger):
     def on_train_end(self, logs=None):
         try:
             model_file = self.run_dir / MODEL_FILE
-            if self.state["epoch"] == self.goal and (
-                self.trained or not model_file.exists()
-            ):
-                write_with(model_file, self.model.save)
+            finished = self.state["epoch"] == self.goal
+            if finished and (self.trained or not model_file.exists()):
+                runfiles.write_with(model_file, self.model.save)
             self.model.history = self._whole_history()
         finally:
             self.model._initial_epoch = None
             self.lock.release(force=True)
 
     def _whole_history(self) -> keras.callbacks.History:
-        """Every epoch of the run, also those trained before a resume; ``printed``
-        holds the lines Keras printed for them, in every session."""
+        """Every epoch of the run and the lines Keras printed, also from before a resume."""
         history = keras.callbacks.History()
         history.set_model(self.model)
         history.set_params(self.params)
@@ -430,15 +358,10 @@ class ResumableTraining(keras.callbacks.ProgbarLogger):
 
 
 def resumable(runs="runs", data=None, fresh: bool = False, folder=None):
-    """The callback that makes ``model.fit`` survive a dead session.
-
-    ``runs``: the folder that holds every run (in Colab, a folder on a mounted Drive keeps
-    runs across sessions). ``data``: the ``Batches`` that ``model.fit`` trains on. ``fresh``:
-    start this run over. ``folder``: use exactly this run folder (the CLI's ``--run-dir``).
-    """
+    """The callback that makes ``model.fit`` survive a dead session. ``runs``: the folder
+    of every run (in Colab, on a mounted Drive); ``data``: the ``Batches`` that ``fit``
+    trains on; ``fresh``: start over; ``folder``: exactly this folder (``--run-dir``)."""
     if not isinstance(data, Batches):
-        raise DnnstepsError(
-            "resumable(data=...) takes the Batches that model.fit trains on, e.g. "
-            "train = Batches(x_train, y_train, batch_size=BATCH_SIZE, seed=SEED)."
-        )
+        raise DnnstepsError("resumable(data=...) takes the Batches that model.fit trains on, e.g. "
+                            "train = Batches(x_train, y_train, batch_size=BATCH_SIZE, seed=SEED).")  # fmt: skip
     return ResumableTraining(data, runs, fresh, folder)

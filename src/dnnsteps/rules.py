@@ -1,10 +1,5 @@
-"""The assignment's rules and the course's rules of thumb, checked on a Keras model.
-
-Both give ``Finding``s: ``check`` one per assignment rule (passed or not),
-``review`` one per broken rule of thumb. A rule checked on ``model.layers``
-alone misses a ``Dense`` head inside a nested ``Sequential`` or a custom layer,
-so ``walk`` descends into all of them and both checks see what actually runs.
-"""
+"""The assignment's rules (``check``) and the course's rules of thumb (``review``), on
+every layer that runs (``walk``: ``model.layers`` misses a nested ``Dense`` head)."""
 
 from __future__ import annotations
 
@@ -13,7 +8,7 @@ from dataclasses import dataclass
 import keras
 
 from .errors import DnnstepsError
-from .receptive_field import receptive_fields
+from .receptive_field import layer_types, receptive_fields
 from .results import as_printed
 
 MAX_PARAMS = 15_000
@@ -22,17 +17,12 @@ MAX_EPOCHS = 20
 
 L = keras.layers
 FULLY_CONNECTED = (L.Dense, L.EinsumDense)
-CONVOLUTIONS = tuple(
-    getattr(L, name)
-    for name in (
-        "Conv1D Conv2D Conv3D DepthwiseConv1D DepthwiseConv2D SeparableConv1D "
-        "SeparableConv2D Conv1DTranspose Conv2DTranspose Conv3DTranspose"
-    ).split()
-    if hasattr(L, name)
+CONVOLUTIONS = layer_types(
+    "Conv1D Conv2D Conv3D DepthwiseConv1D DepthwiseConv2D SeparableConv1D "
+    "SeparableConv2D Conv1DTranspose Conv2DTranspose Conv3DTranspose"
 )
 _SLIDING = tuple(c for c in CONVOLUTIONS if "Transpose" not in c.__name__)
 _AFTER_LAST_CONV = (L.BatchNormalization, L.Dropout, L.SpatialDropout2D, L.ReLU)
-
 # What print_review states when a model follows every rule of thumb.
 RULES = (
     "No strided convolution: max-pooling shrinks the maps; a stride skips pixels "
@@ -47,7 +37,6 @@ RULES = (
     "where things are (the spatial information) and cost many weights.",
     "The final receptive field covers the whole image, so the output sees the whole digit.",
 )
-
 # What each rule of thumb says when broken; {kind}, {size}, ... are the layer's.
 MESSAGES = {
     "no_fc": "fully connected ({kind}) layer; use a conv output block or GAP.",
@@ -86,9 +75,6 @@ class Finding:
         return f"{self.layer}: {self.message}" if self.layer else self.message
 
 
-# Walking every layer ----------------------------------------------------------------
-
-
 def _children(layer) -> list:
     """The layers ``layer`` holds directly (nested models, custom layers' parts)."""
     found = list(getattr(layer, "_layers", None) or [])
@@ -98,8 +84,7 @@ def _children(layer) -> list:
 
 
 def _tree(model) -> list[tuple[str, object]]:
-    """(path, layer) for every layer inside ``model``, depth first in build order,
-    containers included; the path is ``outer/inner/dense`` for a nested layer."""
+    """(path, layer), path as ``outer/inner/dense``, for every layer inside ``model``."""
     seen, out = set(), []
 
     def visit(layer, prefix):
@@ -120,8 +105,7 @@ def walk(model) -> list:
 
 
 def has_bias(layer) -> bool:
-    """True when ``layer`` itself adds a learned bias (not counting its sub-layers).
-    Batch norm's shift is named beta: it is what replaces the convs' biases."""
+    """Whether ``layer`` itself (not its sub-layers) adds a bias; batch norm's is "beta"."""
     if getattr(layer, "use_bias", False) and not _children(layer):
         return True
     inner = {id(v) for child in _children(layer) for v in child.weights}
@@ -130,12 +114,10 @@ def has_bias(layer) -> bool:
 
 
 def fully_connected(model) -> list[str]:
-    """Paths of every fully connected layer, however deeply nested."""
     return [path for path, x in _tree(model) if isinstance(x, FULLY_CONNECTED)]
 
 
 def biased(model) -> list[str]:
-    """Paths of every layer that holds a bias, however deeply nested."""
     return [path for path, x in _tree(model) if has_bias(x)]
 
 
@@ -149,16 +131,12 @@ def _spatial_input(layer):
 
 
 def covers_whole_map(layer) -> bool:
-    """A convolution whose kernel spans its whole (larger than 1x1) input map: it sees
-    every pixel at once, like a fully connected layer over the flattened map."""
+    """A convolution whose kernel spans its whole (over 1x1) input map: Dense in disguise."""
     spatial = _spatial_input(layer) if isinstance(layer, _SLIDING) else None
     if spatial is None or all(s == 1 for s in spatial):
         return False
     kernel = tuple(layer.kernel_size)
     return layer.padding == "valid" and all(k >= s for k, s in zip(kernel, spatial))
-
-
-# The assignment -------------------------------------------------------------------
 
 
 def val_accuracy(history) -> list[float]:
@@ -169,15 +147,21 @@ def val_accuracy(history) -> list[float]:
             return [float(v) for v in history.get("val_accuracy", [])]
         return [float(v["val_accuracy"] if isinstance(v, dict) else v) for v in history]
     except (KeyError, TypeError, ValueError):
-        raise DnnstepsError(
-            "history must be a Keras History, its .history dict, a list of validation "
-            "accuracies, or log rows that each hold val_accuracy."
-        ) from None
+        raise DnnstepsError("history must be a Keras History, its .history dict, a list of "
+                            "validation accuracies, or log rows that each hold "
+                            "val_accuracy.") from None  # fmt: skip
 
 
 def _rule(rule, required, actual, ok) -> Finding:
     message = f"{rule}: {actual} (required {required})"
     return Finding("", rule, message, required, actual, ok)
+
+
+def _layer_rules(dense: list[str], bias: list[str]) -> list[Finding]:
+    """No fully connected layer, no bias; shared with the audit of a hand-in's text."""
+    layers = (("fully connected layers", dense), ("biases", bias))
+    return [_rule(rule, "none", ", ".join(names) or "none", not names)
+            for rule, names in layers]  # fmt: skip
 
 
 def _accuracy_rule(history) -> Finding:
@@ -198,17 +182,10 @@ def _accuracy_rule(history) -> Finding:
 
 
 def check(model, history=None) -> list[Finding]:
-    """One finding per assignment rule; without a history, the model's rules only.
-
-    ``history``: a Keras History, its dict, a list of val accuracies, or log rows.
-    """
+    """One finding per assignment rule; without a history, the model's rules only."""
     params = int(model.count_params())
-    dense, bias = fully_connected(model), biased(model)
-    found = [
-        _rule("parameters", f"< {MAX_PARAMS:,}", f"{params:,}", params < MAX_PARAMS),
-        _rule("fully connected layers", "none", ", ".join(dense) or "none", not dense),
-        _rule("biases", "none", ", ".join(bias) or "none", not bias),
-    ]
+    found = [_rule("parameters", f"< {MAX_PARAMS:,}", f"{params:,}", params < MAX_PARAMS)]
+    found += _layer_rules(fully_connected(model), biased(model))
     if history is not None:
         found.append(_accuracy_rule(history))
     return found
@@ -220,33 +197,26 @@ def passed(findings) -> bool:
 
 def check_table(findings) -> str:
     """A Markdown table: rule | required | actual | passed."""
-    rows = [
-        f"| {f.rule} | {f.required} | {f.actual} | {'yes' if f.passed else 'NO'} |"
-        for f in findings
-    ]
-    return "\n".join(
-        ["| rule | required | actual | passed |", "| --- | --- | --- | --- |", *rows]
-    )
+    lines = ["| rule | required | actual | passed |", "| --- | --- | --- | --- |"]
+    for f in findings:
+        lines.append(f"| {f.rule} | {f.required} | {f.actual} | "
+                     f"{'yes' if f.passed else 'NO'} |")  # fmt: skip
+    return "\n".join(lines)
 
 
 def print_check(model, history=None) -> None:
     findings = check(model, history)
     print(check_table(findings))
     if passed(findings) and history is None:
-        print(
-            f"{model.name} meets the rules the model alone decides; accuracy needs a training log."
-        )
+        print(f"{model.name} meets the rules the model alone decides; accuracy needs a "
+              "training log.")  # fmt: skip
     elif passed(findings):
         print(f"{model.name} meets every rule of the assignment.")
     else:
         print("Not there yet: " + "; ".join(f.message for f in findings if not f.passed))
 
 
-# The rules of thumb ---------------------------------------------------------------
-
-
 def _broken(layer, i, layers, convs) -> list[str]:
-    """The rules of thumb ``layer``, number ``i`` of ``layers``, breaks."""
     conv, pool = isinstance(layer, _SLIDING), isinstance(layer, L.MaxPooling2D)
     pools = [j for j in range(i) if isinstance(layers[j], L.MaxPooling2D)]
     relu = isinstance(layer, L.Activation) and layer.activation is keras.activations.relu
@@ -266,21 +236,16 @@ def _broken(layer, i, layers, convs) -> list[str]:
 
 
 def review(model) -> list[Finding]:
-    """The rules of thumb ``model`` breaks, one finding each (empty: follows them all).
-
-    Preprocessing layers (Rescaling, Normalization) hold no weights and pass through.
-    """
+    """The rules of thumb ``model`` breaks, one finding each (empty: follows them all)."""
     leaves = [(path, x) for path, x in _tree(model) if not _children(x)]
     paths, layers = [p for p, _ in leaves], [x for _, x in leaves]
     convs = [i for i, layer in enumerate(layers) if isinstance(layer, CONVOLUTIONS)]
     found = []
     for i, layer in enumerate(layers):
-        facts = dict(
-            kind=type(layer).__name__,
-            size="x".join(str(s) for s in _spatial_input(layer) or ()),
-            k=max(getattr(layer, "kernel_size", (1,))),
-            stride=getattr(layer, "strides", None),
-        )
+        size = "x".join(str(s) for s in _spatial_input(layer) or ())
+        k = max(getattr(layer, "kernel_size", (1,)))
+        stride = getattr(layer, "strides", None)
+        facts = dict(kind=type(layer).__name__, size=size, k=k, stride=stride)
         for rule in _broken(layer, i, layers, convs):
             found.append(Finding(paths[i], rule, MESSAGES[rule].format(**facts)))
     try:
@@ -299,8 +264,7 @@ def print_review(model) -> None:
     findings = review(model)
     if findings:
         print(f"{model.name} goes against the course's rules of thumb:")
-        for finding in findings:
-            print(f"- {finding}")
+        print("\n".join(f"- {finding}" for finding in findings))
         return
     print("The course's rules of thumb, checked on every layer:")
     print("\n".join(f"- {rule}" for rule in RULES))

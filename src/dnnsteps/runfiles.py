@@ -1,9 +1,6 @@
-"""The files a run folder holds, written so that a kill never leaves a torn one.
-
-Every write goes to a temporary file that then replaces the target in one step
-(``os.replace``), after an ``fsync``: a reader sees the old file or the new one. The
-training log is Keras's CSVLogger layout; models load in safe mode only.
-"""
+"""The files a run folder holds, written so that a kill never leaves a torn one: each
+goes to a temporary file, synced, that then replaces the target in one ``os.replace``.
+The training log is Keras's CSVLogger layout; models load in safe mode only."""
 
 from __future__ import annotations
 
@@ -34,10 +31,6 @@ def _sync_folder(folder: Path) -> None:
             os.close(fd)
 
 
-def _tmp(path: Path) -> Path:
-    return path.with_name(f".tmp-{path.name}")  # keeps the suffix Keras checks for
-
-
 def _publish(tmp: Path, path: Path) -> None:
     with open(tmp, "rb+") as f:
         os.fsync(f.fileno())
@@ -46,19 +39,17 @@ def _publish(tmp: Path, path: Path) -> None:
 
 
 def write_with(path, write) -> None:
-    """``write(tmp)`` fills a temporary file, which then replaces ``path`` in one step.
-    A full disk or a read-only folder is one clear error; the old file stays whole."""
+    """``write(tmp)`` fills a temp file that replaces ``path``; an error leaves ``path`` whole."""
     path = Path(path)
-    tmp = _tmp(path)
+    tmp = path.with_name(f".tmp-{path.name}")  # keeps the suffix Keras checks for
     try:
         write(tmp)
         _publish(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise DnnstepsError(
-            f"could not write {path} ({exc.strerror or exc}); what was saved before is "
-            "kept: free some space or fix the folder, then run again to resume."
-        ) from None
+        raise DnnstepsError(f"could not write {path} ({exc.strerror or exc}); what was saved "
+                            "before is kept: free some space or fix the folder, then run "
+                            "again to resume.") from None  # fmt: skip
 
 
 def atomic_write(path, data: bytes | str) -> None:
@@ -88,9 +79,6 @@ def load_model(path) -> keras.Model:
         raise DnnstepsError(f"cannot load {path}: {type(exc).__name__}: {text}") from None
 
 
-# The log -------------------------------------------------------------------------------
-
-
 def log_text(rows) -> str:
     """CSVLogger's layout: ``epoch`` (from 0), then the metrics in sorted order."""
     keys = sorted({k for row in rows for k in row} - {"epoch"})
@@ -111,11 +99,7 @@ def read_log(path) -> list[dict]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
         rows = [
-            {
-                k: int(v) if k == "epoch" else float(v)
-                for k, v in row.items()
-                if v not in ("", None)
-            }
+            {k: int(v) if k == "epoch" else float(v) for k, v in row.items() if v}
             for row in csv.DictReader(lines)
         ]
     except (OSError, UnicodeDecodeError, ValueError, TypeError) as exc:
@@ -126,8 +110,7 @@ def read_log(path) -> list[dict]:
 
 
 def fingerprint(*parts) -> str:
-    """SHA-256 of arrays (shape, dtype, bytes) and JSON-able values; an object's memory
-    address is left out of its text, so the next session gets the same digest."""
+    """SHA-256 of arrays and JSON-able values, the same in every session (no addresses)."""
     digest = hashlib.sha256()
     for part in parts:
         if isinstance(part, np.ndarray):

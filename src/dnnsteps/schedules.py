@@ -1,9 +1,5 @@
-"""Learning-rate schedules as plain ``epoch -> lr`` functions (epoch counted from 0), the
-form ``keras.callbacks.LearningRateScheduler`` takes.
-
-A function of the epoch number gives a resumed run exactly the rate it would have
-had, and prints as a table in a notebook.
-"""
+"""Learning-rate schedules as plain ``epoch -> lr`` functions (epoch from 0), as
+``LearningRateScheduler`` takes them: a resumed run gets the rate it would have had."""
 
 from __future__ import annotations
 
@@ -29,17 +25,17 @@ def _non_negative(name: str, value) -> float:
     return float(value)
 
 
-def _epoch(epoch) -> int:
-    if not is_integer(epoch) or epoch < 0:
-        raise DnnstepsError(f"epoch must be an integer >= 0, got {epoch!r}.")
-    return epoch
+def _integer(name: str, value, minimum: int = 0) -> int:
+    if not is_integer(value) or value < minimum:
+        raise DnnstepsError(f"{name} must be an integer >= {minimum}, got {value!r}.")
+    return value
 
 
 def constant(lr: float = 0.001) -> Schedule:
     lr = _positive("learning rate", lr)
 
     def schedule(epoch: int) -> float:
-        _epoch(epoch)
+        _integer("epoch", epoch)
         return lr
 
     return schedule
@@ -49,7 +45,7 @@ def inverse_time(lr0: float = 0.003, decay: float = 0.319) -> Schedule:
     """The course's decay: ``round(lr0 / (1 + decay * epoch), 10)``; fast early, gentle late."""
     lr0 = _positive("lr0", lr0)
     decay = _non_negative("decay", decay)
-    return lambda epoch: round(lr0 / (1.0 + decay * _epoch(epoch)), 10)
+    return lambda epoch: round(lr0 / (1.0 + decay * _integer("epoch", epoch)), 10)
 
 
 def one_cycle(
@@ -60,20 +56,11 @@ def one_cycle(
     end_div: float = 100.0,
     tail: int = 0,
 ) -> Schedule:
-    """Warm up linearly to ``peak``, then cosine-anneal to ``peak / end_div``.
-
-    The warm-up lets batch-normalised nets take a large rate safely; the long
-    anneal is where the last few tenths of a percent come from. ``tail``: the
-    cycle ends that many epochs early (keeping at least one epoch) and the rate
-    stays at its floor, so the last epochs measure a settled net rather than one
-    still annealing.
-    """
+    """Warm up to ``peak``, cosine-anneal to ``peak / end_div``; the last ``tail`` epochs
+    stay there, so they measure a settled net."""
     peak = _positive("peak", peak)
-    if not is_integer(epochs) or epochs < 1:
-        raise DnnstepsError(f"epochs must be an integer >= 1, got {epochs!r}.")
-    if not is_integer(tail) or tail < 0:
-        raise DnnstepsError(f"tail must be an integer >= 0, got {tail!r}.")
-    epochs = max(1, epochs - tail)  # a short (smoke) run keeps at least one cycle epoch
+    epochs = _integer("epochs", epochs, 1) - _integer("tail", tail)
+    epochs = max(1, epochs)  # a short (smoke) run keeps at least one cycle epoch
     if not 0.0 <= warmup < 1.0:
         raise DnnstepsError(f"warmup must be a fraction in [0, 1), got {warmup!r}.")
     start_div = _positive("start_div", start_div)
@@ -81,7 +68,7 @@ def one_cycle(
     warm_epochs = max(1, round(warmup * epochs)) if warmup > 0 else 0
 
     def lr(epoch: int) -> float:
-        epoch = min(_epoch(epoch), epochs - 1)
+        epoch = min(_integer("epoch", epoch), epochs - 1)
         if epoch < warm_epochs:
             start = peak / start_div
             return start + (peak - start) * epoch / warm_epochs
