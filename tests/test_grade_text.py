@@ -265,7 +265,7 @@ def test_cli_prints_the_summary_line_and_writes_the_csv(graded, tmp_path, capsys
     printed = capsys.readouterr().out
     n = len(FIXTURES)
     assert f"\n\n{n} hand-ins: 7 pass, 6 fail, 2 invalid; 0 re-run on " in printed
-    assert f"images, {n - 2} audited from text (not re-run); 4 flagged.\n" in printed
+    assert f", {n - 2} audited from text (not re-run); 4 flagged.\n" in printed
     lines = out.read_text().splitlines()
     assert lines[0] == ",".join(grade.COLUMNS) and len(lines) == n + 1
     assert lines[1].startswith("biases,fail,audited from text (not re-run): README.md,")
