@@ -53,3 +53,8 @@ def test_the_notebooks_alone_are_strict_and_dnn1_and_dnn8_run_on_both_backends(t
         "notebooks/DNN1_first_all_conv_net.ipynb",
         "notebooks/DNN8_assignment.ipynb",
     }
+
+
+def test_the_readme_front_page_stays_short():
+    """The front page is the course map, the commands and the results; the rest is docs/."""
+    assert len((ROOT / "README.md").read_text(encoding="utf-8").splitlines()) <= 150

@@ -386,7 +386,8 @@ def get(name: str) -> tuple[Callable[[], keras.Sequential], Recipe]:
 
 
 def build(name: str, seed: int | None = None) -> keras.Sequential:
-    """Step ``name``'s model; with ``seed``, the initial weights its notebook gets."""
+    """Step ``name``'s model; with ``seed``, the initial weights its notebook gets (it seeds
+    Keras for the process, as the notebook's model cell visibly does)."""
     make, _ = get(name)
     if seed is not None:
         keras.utils.set_random_seed(seed)
