@@ -75,10 +75,8 @@ RUNS = "runs"  # where each training run is saved; in Colab, a Drive folder keep
 # `repeatable(SEED)` seeds Python's, NumPy's and Keras's random number generators and,
 # on TensorFlow, switches on **op determinism**: kernels that give the same result every
 # time. Then one seed gives one run, epoch for epoch, on a given machine. It switches
-# them for the whole session, so it is called once, here, before any model is compiled:
-# on a GPU, Keras decides inside `model.compile` whether to compile training with XLA,
-# and keeps XLA off only when determinism is already on (XLA has no deterministic
-# max-pooling gradient). The line it prints says what it switched on and what it costs.
+# them for the whole session, so it is called once, here, before any model is compiled,
+# and the line it prints says what it switched on and what that costs.
 
 # %%
 repeatable(SEED)
