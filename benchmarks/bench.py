@@ -98,7 +98,7 @@ def run_one(name: str, seed: int, smoke: bool, max_epochs: int) -> dict:
 
     from dnnsteps import config, data, models, receptive_field
     from dnnsteps.batches import Batches
-    from dnnsteps.results import as_printed
+    from dnnsteps.results import first_epoch_at
 
     what, target = MODELS[name]
     config.repeatable(seed)
@@ -132,7 +132,7 @@ def run_one(name: str, seed: int, smoke: bool, max_epochs: int) -> dict:
         verbose=2,
     )
     val, seconds = history.history["val_accuracy"], stop.seconds
-    first = next((i + 1 for i, v in enumerate(val) if as_printed(v) >= target), None)
+    first = first_epoch_at(val, target)
     per_epoch = sum(seconds) / len(seconds)
     return {
         "model": name,

@@ -95,7 +95,7 @@ if dnn8 is None:
     print("No record of our DNN8 here; the README of dnnsteps shows its figures.")
 else:
     val = [results.as_printed(v) for v in dnn8["val_accuracy"]]
-    first = next((i + 1 for i, v in enumerate(val) if v >= rules.TARGET_ACCURACY), None)
+    first = results.first_epoch_at(val, rules.TARGET_ACCURACY)
     print(f"our DNN8: {dnn8['params']:,} parameters, {rules.TARGET_ACCURACY:.2%} first "
           f"at epoch {first} of {len(val)} (best {max(val):.2%})")  # fmt: skip
     print(f"to beat it: fewer than {dnn8['params']:,} parameters, or "

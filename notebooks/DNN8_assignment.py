@@ -293,8 +293,7 @@ plots.seed_curves(val_by_seed, target=0.994);
 
 # %%
 for seed, val in val_by_seed.items():
-    printed = [results.as_printed(v) for v in val]  # as Keras prints them, 4 decimals
-    first = next((i + 1 for i, v in enumerate(printed) if v >= 0.9946), None)
+    first = results.first_epoch_at(val, 0.9946)  # as Keras prints them, 4 decimals
     print(f"seed {seed}: " + (f"epoch {first}" if first else "not reached"))
 
 # %% [markdown]

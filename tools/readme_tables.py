@@ -15,7 +15,7 @@ from pathlib import Path
 
 from nbfiles import atomic_write
 
-from dnnsteps.results import as_printed
+from dnnsteps.results import as_printed, first_epoch_at
 
 TABLE = ("<!-- results:start -->", "<!-- results:end -->")
 SEEDS = ("<!-- seeds:start -->", "<!-- seeds:end -->")
@@ -40,12 +40,6 @@ def load_records(results_dir) -> dict:
         if isinstance(record, dict) and record.get("notebook") == path.stem:
             found[path.stem] = record
     return dict(sorted(found.items(), key=lambda item: course_order(item[0])))
-
-
-def first_epoch_at(curve: list, target: float) -> int | None:
-    """The first epoch (from 1) whose accuracy, as printed, reaches the target; None if
-    none does."""
-    return next((i for i, v in enumerate(curve, 1) if as_printed(v) >= target), None)
 
 
 def problems(record: dict) -> list[str]:

@@ -20,6 +20,11 @@ def as_printed(value) -> float:
     return round(float(value), 4)
 
 
+def first_epoch_at(curve, target: float) -> int | None:
+    """The first epoch (from 1) whose accuracy, as printed, reaches ``target``; else None."""
+    return next((i for i, v in enumerate(curve, 1) if as_printed(v) >= target), None)
+
+
 def curves(history) -> dict[str, list[float]]:
     """Per-metric lists from a Keras History, its dict, or log rows."""
     history = getattr(history, "history", history)

@@ -9,7 +9,7 @@ import keras
 
 from .errors import DnnstepsError
 from .receptive_field import layer_types, receptive_fields
-from .results import as_printed
+from .results import as_printed, first_epoch_at
 
 MAX_PARAMS = 15_000
 TARGET_ACCURACY = 0.994
@@ -167,16 +167,16 @@ def _layer_rules(dense: list[str], bias: list[str]) -> list[Finding]:
 def _accuracy_rule(history) -> Finding:
     """>= 99.4% in one of the first 20 epochs (entry i of ``history`` is epoch i + 1)."""
     val = [as_printed(v) for v in val_accuracy(history)]
-    hits = [i + 1 for i, v in enumerate(val) if v >= TARGET_ACCURACY]
-    first = next((e for e in hits if e <= MAX_EPOCHS), None)
+    first = first_epoch_at(val[:MAX_EPOCHS], TARGET_ACCURACY)
+    late = first_epoch_at(val, TARGET_ACCURACY)
     if not val[:MAX_EPOCHS]:
         actual = "no validation accuracy recorded"
     else:
         actual = f"{max(val[:MAX_EPOCHS]):.2%} best"
         if first:
             actual += f", {TARGET_ACCURACY:.1%} first at epoch {first}"
-        elif hits:
-            actual += f" (reached only at epoch {hits[0]})"
+        elif late:
+            actual += f" (reached only at epoch {late})"
     required = f">= {TARGET_ACCURACY:.1%} within {MAX_EPOCHS} epochs"
     return _rule("validation accuracy", required, actual, first is not None)
 
