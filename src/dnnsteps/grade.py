@@ -188,16 +188,16 @@ def grade_text(texts: list[Path], name: str) -> Grade:
     grade.keys = {"architecture": found.architecture, "log": found.log_key}
     said = "not shown" if n is None else f"{n:,} (from the {found.params_from})"
     limit = f"< {rules.MAX_PARAMS:,}"
-    findings = [rules._rule("parameters", limit, said, (n or 1e9) < rules.MAX_PARAMS)]
+    findings = [rules.finding("parameters", limit, said, (n or 1e9) < rules.MAX_PARAMS)]
     if found.layers_shown:
-        findings += rules._layer_rules(found.dense, found.biased)
+        findings += rules.layer_rules(found.dense, found.biased)
     grade.graded += "" if found.layers_shown else "; no summary: Dense, biases unchecked"
     val = [v or 0.0 for v in found.val]
     above = [c for c in found.claims if c[1] - c[2] > max(val)]
     if above:
         grade.reasons.append(f"claim above the log: {max(above, key=lambda c: c[1])[0]} is "
                              f"more than any epoch of the log reaches ({max(val):.2%} best)")  # fmt: skip
-    return _finish(grade, [*findings, rules._accuracy_rule(val)], found.epochs)
+    return _finish(grade, [*findings, rules.accuracy_rule(val)], found.epochs)
 
 
 def _grade_path(path: Path, folder: Path, test_data) -> Grade:

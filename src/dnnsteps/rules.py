@@ -152,19 +152,19 @@ def val_accuracy(history) -> list[float]:
                             "val_accuracy.") from None  # fmt: skip
 
 
-def _rule(rule, required, actual, ok) -> Finding:
+def finding(rule, required, actual, ok) -> Finding:
     message = f"{rule}: {actual} (required {required})"
     return Finding("", rule, message, required, actual, ok)
 
 
-def _layer_rules(dense: list[str], bias: list[str]) -> list[Finding]:
+def layer_rules(dense: list[str], bias: list[str]) -> list[Finding]:
     """No fully connected layer, no bias; shared with the audit of a hand-in's text."""
     layers = (("fully connected layers", dense), ("biases", bias))
-    return [_rule(rule, "none", ", ".join(names) or "none", not names)
+    return [finding(rule, "none", ", ".join(names) or "none", not names)
             for rule, names in layers]  # fmt: skip
 
 
-def _accuracy_rule(history) -> Finding:
+def accuracy_rule(history) -> Finding:
     """>= 99.4% in one of the first 20 epochs (entry i of ``history`` is epoch i + 1)."""
     val = [as_printed(v) for v in val_accuracy(history)]
     first = first_epoch_at(val[:MAX_EPOCHS], TARGET_ACCURACY)
@@ -178,16 +178,16 @@ def _accuracy_rule(history) -> Finding:
         elif late:
             actual += f" (reached only at epoch {late})"
     required = f">= {TARGET_ACCURACY:.1%} within {MAX_EPOCHS} epochs"
-    return _rule("validation accuracy", required, actual, first is not None)
+    return finding("validation accuracy", required, actual, first is not None)
 
 
 def check(model, history=None) -> list[Finding]:
     """One finding per assignment rule; without a history, the model's rules only."""
     params = int(model.count_params())
-    found = [_rule("parameters", f"< {MAX_PARAMS:,}", f"{params:,}", params < MAX_PARAMS)]
-    found += _layer_rules(fully_connected(model), biased(model))
+    found = [finding("parameters", f"< {MAX_PARAMS:,}", f"{params:,}", params < MAX_PARAMS)]
+    found += layer_rules(fully_connected(model), biased(model))
     if history is not None:
-        found.append(_accuracy_rule(history))
+        found.append(accuracy_rule(history))
     return found
 
 
