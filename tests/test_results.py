@@ -48,13 +48,25 @@ def test_targets_are_compared_as_keras_prints_accuracies():
 
 
 def test_verdict_prints_or_raises_only_when_strict(full, monkeypatch, capsys):
-    history = {"val_accuracy": [0.97, 0.98, 0.982]}
+    history = {"val_accuracy": [0.97, 0.975, 0.978]}
     assert results.verdict("dnn1", history) is False
     assert "target missed" in capsys.readouterr().out
     monkeypatch.setenv("DNNSTEPS_FULL", "1")
     with pytest.raises(DnnstepsError, match="dnn1: target missed"):
         results.verdict("dnn1", history)
     assert results.verdict("dnn1", {"val_accuracy": [0.99] * 3}) is True
+
+
+def test_a_full_run_tolerates_seed_spread_below_a_course_figure(full, monkeypatch, capsys):
+    """A course figure is one run: 0.04 points under it is another seed, 0.4 is a bug;
+    DNN8's own rule, held over its last epochs, allows nothing."""
+    monkeypatch.setenv("DNNSTEPS_FULL", "1")
+    assert results.verdict("dnn2", {"val_accuracy": [0.99] * 14 + [0.9914]}) is False
+    assert "4 of 10,000 test images short" in capsys.readouterr().out
+    with pytest.raises(DnnstepsError, match="dnn2: target missed"):
+        results.verdict("dnn2", {"val_accuracy": [0.9878] * 15})
+    with pytest.raises(DnnstepsError, match="dnn8: target missed"):
+        results.verdict("dnn8", {"val_accuracy": [0.99] * 17 + [0.9939] * 3})
 
 
 def test_a_smoke_run_is_not_judged(monkeypatch, capsys):

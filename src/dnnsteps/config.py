@@ -1,7 +1,7 @@
 """The runtime: smoke or full mode, repeatable runs, and what a record says it ran on.
 
 The mode is asked for, never guessed from the hardware: ``DNNSTEPS_SMOKE=1`` trains two
-epochs on a subset; ``DNNSTEPS_FULL=1`` in full, and a missed target fails the notebook.
+epochs on a subset; ``DNNSTEPS_FULL=1`` in full, and a real miss fails the notebook (``results.verdict``).
 """
 
 from __future__ import annotations

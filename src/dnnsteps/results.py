@@ -61,18 +61,31 @@ def missed(step: str, val: list[float]) -> str | None:
     return None
 
 
+# A course figure is one run of the course's; ours differ seed to seed by about 0.15
+# points (DNN8's five seeds span 99.40-99.53%). A full run fails a step that falls
+# further below its course figure than this: broken training, not another seed.
+COURSE_FIGURE_SLACK = 0.003
+
+
 def verdict(step: str, history) -> bool:
-    """Print whether the run met its step's target; in strict mode a miss raises."""
+    """Print whether the run met its step's target; in strict mode a real miss raises:
+    any miss of a rule held over several epochs (DNN8), and a course figure missed by
+    more than ``COURSE_FIGURE_SLACK``."""
     recipe = _recipe(step)
     if config.smoke_mode():
         print(f"smoke run: the {recipe.target:.2%} target is judged in full runs only.")
         return True
-    why = missed(step, curves(history)["val_accuracy"])
+    val = curves(history)["val_accuracy"]
+    why = missed(step, val)
     if why is None:
         print(f"{step}: target met ({recipe.target:.2%}).")
         return True
-    if config.strict():
+    short = recipe.target - max(as_printed(v) for v in val[: recipe.target_epoch or None])
+    if config.strict() and (recipe.hold_last or short > COURSE_FIGURE_SLACK):
         raise DnnstepsError(f"{step}: target missed: {why}.")
+    if not recipe.hold_last:
+        why += (f"; {short * 10_000:.0f} of 10,000 test images short of the course's "
+                "single run")  # fmt: skip
     print(f"{step}: target missed: {why}.")
     return False
 
