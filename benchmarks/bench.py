@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -75,12 +74,17 @@ class StopAtTarget:
 
 
 def peak_memory_mb() -> dict:
-    """Peak resident memory of this process, and of the GPU where one is used."""
-    peak = {
-        "host_peak_rss_mb": round(
+    """Peak resident memory of this process, and of the GPU where one is used (the
+    host's only where ``resource`` exists: not on Windows)."""
+    peak = {}
+    try:
+        import resource  # POSIX only, so imported here and not at the top
+
+        peak["host_peak_rss_mb"] = round(
             resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
         )
-    }
+    except ImportError:
+        pass
     import keras
 
     if keras.backend.backend() == "tensorflow":
@@ -172,7 +176,8 @@ def table(records: list[dict]) -> str:
     for r in records:
         seconds = r["time_to_target_s"]
         to_target = f"{seconds:.0f} s" if seconds is not None else "not reached"
-        memory = f"{r['host_peak_rss_mb']:,.0f} MB"
+        host = r.get("host_peak_rss_mb")
+        memory = f"{host:,.0f} MB" if host is not None else "-"
         if "gpu_peak_mb" in r:
             memory += f" (GPU {r['gpu_peak_mb']:,.0f} MB)"
         rows.append(

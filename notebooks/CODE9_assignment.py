@@ -32,12 +32,14 @@
 #
 # This notebook is the starting point. Its model works but is weak on purpose: a plain
 # stack of convolutions with 6,088 parameters, no batch norm, no dropout, a constant
-# learning rate. You change two cells: the **recipe** (how it trains) and the **model**
-# (the function `build_model`). Then run the notebook from top to bottom: it checks your
+# learning rate. You change three cells: the **recipe** (how it trains), the **model**
+# (the function `build_model`) and, once it has trained, your **strategy**
+# (`STRATEGY`). Then run the notebook from top to bottom: it checks your
 # design before training, trains for 20 epochs, gives the verdict, and writes the
 # repository you hand in: its README holds your model's summary, the 20 epochs as Keras
-# printed them, `model.evaluate` and your strategy. Everything DNN1 to DNN8 showed is
-# allowed; copying DNN8 is not the point: beat it.
+# printed them, `model.evaluate` and your strategy. Everything DNN5 to DNN8 used is
+# allowed (the 6x6 output kernel of DNN1 to DNN4 is a fully connected layer in
+# disguise, as DNN5 shows); copying DNN8 is not the point: beat it.
 
 # %% [markdown]
 # ## Setup
@@ -45,7 +47,7 @@
 # this notebook uses. Offline, point the `MNIST_NPZ` environment variable at a copy of
 # Keras's `mnist.npz`. In Colab, to keep your runs when the session dies, mount your
 # Drive (`from google.colab import drive; drive.mount("/content/drive")`) and set
-# `RUNS = "/content/drive/MyDrive/dnnsteps-runs"` in the next cell: a training run
+# `RUNS = "/content/drive/MyDrive/dnnsteps-runs"` in the cell after it: a training run
 # then resumes from Drive.
 
 # %%
@@ -84,10 +86,10 @@ print("train:", x_train.shape, " test:", x_test.shape)
 
 # %% [markdown]
 # ## The standard to beat
-# The course's own DNN8 reached 99.46% at epoch 11 with about 16.6k parameters: more
-# than the 15,000 the assignment allows. This course's DNN8 keeps every rule; the next
-# cell reads its recorded run. Beat ours: fewer parameters, or 99.4% in fewer epochs,
-# without giving up the other or any rule.
+# The original course's eighth network reached 99.46% at epoch 11 with about 16.6k
+# parameters: more than the 15,000 the assignment allows. Our DNN8 keeps every rule;
+# the next cell reads its recorded run. Beat ours: fewer parameters, or 99.4% in fewer
+# epochs, without giving up the other or any rule.
 
 # %%
 dnn8 = results.load_record("DNN8_assignment")  # our DNN8's recorded run, 20 epochs
@@ -106,8 +108,10 @@ else:
 # How your model trains; yours to change. Keep `EPOCHS = 20`: the assignment counts
 # them. `SCHEDULE = None` keeps the learning rate constant. To schedule it, set
 # `SCHEDULE` to a function of the epoch (counted from 0) that returns its rate, like
-# DNN7's, or take DNN8's: add `from dnnsteps import schedules` to this cell and set
-# `SCHEDULE = schedules.one_cycle(peak=LEARNING_RATE, epochs=EPOCHS, tail=4)`.
+# DNN7's, or take DNN8's: add `from dnnsteps import schedules` to this cell, set
+# `LEARNING_RATE = 0.01` (the peak; DNN8 also used `BATCH_SIZE = 64`) and
+# `SCHEDULE = schedules.one_cycle(peak=LEARNING_RATE, epochs=EPOCHS, tail=4)`, which
+# keeps the last 4 epochs at the lowest rate.
 
 # %% tags=["recipe"]
 EPOCHS = 20
@@ -123,10 +127,11 @@ SCHEDULE = None  # or a function: epoch (from 0) -> learning rate
 # with global average pooling (GAP). It has no batch norm, no dropout, and few kernels.
 # Each comment gives the output size and the receptive field (RF).
 #
-# Ideas that worked in DNN1-DNN8: batch norm after each convolution, a few more kernels
-# where they are cheap (after the max-pool), a little dropout, a learning-rate schedule
-# (in the recipe above). Keep `use_bias=False` on every convolution, and keep the
-# `Rescaling` layer first: the model takes raw pixels.
+# Ideas that worked in DNN1-DNN8: batch norm after every convolution but the last, a
+# few more kernels after the max-pool (the maps there are small, so they cost little
+# computation, though every kernel still costs its full weights), a little dropout, a
+# learning-rate schedule (in the recipe above). Keep `use_bias=False` on every
+# convolution, and keep the `Rescaling` layer first: the model takes raw pixels.
 
 # %% tags=["model"]
 def build_model():
@@ -184,8 +189,9 @@ rules.print_check(model)
 # %% [markdown]
 # ## Training
 # The compile and fit of DNN1 to DNN8, inside a function, `train`, so that the folder
-# you hand in can show it: twenty epochs with Adam, one log line per epoch, each scored
-# on the 10,000 test images (the course's validation set). A schedule, when the recipe
+# you hand in can show it: twenty epochs with Adam, two log lines per epoch (its number,
+# then its figures), each epoch scored on the 10,000 test images (the course's
+# validation set). A schedule, when the recipe
 # sets one, goes first in the list of callbacks. `resumable` saves every epoch in a run
 # folder under `RUNS`, so running this cell again resumes after the last finished epoch,
 # and a finished run loads instead of training again. A changed model, learning rate,
@@ -233,8 +239,8 @@ print(results.best_and_final(history))
 rules.print_check(model, history)
 
 # %% [markdown]
-# The starter falls short of 99.4% on purpose; the table says by how much. The gap to
-# close is yours.
+# The starter falls short of 99.4% on purpose; the table shows its best epoch against
+# the 99.4% required. The gap to close is yours.
 #
 # ## Hand it in
 # Describe your strategy in `STRATEGY` below: what you changed from the starter, why,
@@ -247,7 +253,8 @@ norm, no dropout and a constant learning rate. (Replace this with your strategy.
 """
 
 # %% [markdown]
-# The next cell writes the folder `submission` beside this notebook. It is your
+# The next cell writes the folder `submission` beside this notebook (in Colab, in the
+# session's Files panel). It is your
 # repository, as GitHub will show it:
 #
 # * `README.md`, the page on the repository's front: the rules check, the parameter
@@ -255,8 +262,10 @@ norm, no dropout and a constant learning rate. (Replace this with your strategy.
 #   session too, when training resumed or loaded), the result of `model.evaluate` and
 #   your strategy;
 # * `CODE9_assignment.ipynb`, this notebook with its outputs as last saved, so save it
-#   first (File → Save). In Colab the notebook is not a file this cell can read: the
-#   folder then has no notebook, and you add it yourself (see below);
+#   first (Ctrl+S, or Cmd+S on a Mac); the copy shows this cell's output from before
+#   that save, so after a refusal, save again and run this cell once more. In Colab
+#   the notebook is not a file this cell can read: the folder then has no notebook,
+#   and you add it yourself (see below);
 # * `model.keras`, the model with the last epoch's weights, and `log.csv`, the figures
 #   of every epoch.
 #
@@ -313,8 +322,11 @@ else:
 #   "uploading an existing file"), drop the unzipped files in and commit.
 #   Then add the notebook with its outputs: File → Save a copy in GitHub (pick your
 #   repository), or File → Download → Download .ipynb and upload it as above.
-# * **From a clone** of your repository on your machine: copy the files of `submission`
-#   into it, then `git add .`, `git commit -m "CODE9 hand-in"` and `git push`.
+# * **From a clone** of your repository on your machine
+#   (`git clone https://github.com/YOUR-NAME/YOUR-REPOSITORY.git`): unzip
+#   `submission.zip` into it, then, inside the clone, run `git add .`,
+#   `git commit -m "CODE9 hand-in"` and `git push` (GitHub asks for a token or a
+#   browser sign-in, not your password).
 #
 # Then open the repository's page: the README must show there. Hand in its link.
 

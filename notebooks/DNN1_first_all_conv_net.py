@@ -25,11 +25,12 @@
 #
 # * a **standardising layer** that turns raw pixels into numbers centred on zero,
 # * two **3x3 convolutions** that find edges and gradients,
-# * a **transition block**: a 2x2 max-pool that halves the map, then a **1x1
+# * a **transition block**: a 2x2 max-pool, which keeps the largest of each 2x2 block
+#   of values and so halves the map (it has no weights), then a **1x1
 #   convolution** that merges 32 channels into 16,
 # * three more 3x3 convolutions that combine edges into parts of digits,
 # * an **output block** made of convolutions and a softmax: no fully connected layer
-#   anywhere, and no biases.
+#   anywhere, and no biases (the extra number a layer can add to each output).
 #
 # On the way you will look at the data, see why and how the input is standardised,
 # watch a kernel at work on a digit, work out output sizes, see why kernels have odd
@@ -73,10 +74,12 @@ RUNS = "runs"  # where each training run is saved; in Colab, a Drive folder keep
 
 # %% [markdown]
 # `repeatable(SEED)` seeds Python's, NumPy's and Keras's random number generators and,
-# on TensorFlow, switches on **op determinism**: kernels that give the same result every
-# time. Then one seed gives one run, epoch for epoch, on a given machine. It switches
-# them for the whole session, so it is called once, here, before any model is compiled,
-# and the line it prints says what it switched on and what that costs.
+# on TensorFlow, switches on **op determinism**: TensorFlow's low-level operations (its
+# "ops") give the same result every time. Then one seed gives one run, epoch for
+# epoch, on a given machine. It switches them for the whole session, so it is called
+# once, here, before any model is compiled, and the line it prints says what it
+# switched on and what that costs (on a GPU: XLA, the compiler Keras otherwise uses to
+# speed training up).
 
 # %%
 repeatable(SEED)
@@ -110,8 +113,8 @@ plots.images(x_train[:10], [f"label {y}" for y in y_train[:10]]);
 # Three numbers, the step's **recipe**, set the pace:
 #
 # * `EPOCHS`: how many passes over the training images; DNN1 makes 3.
-# * `BATCH_SIZE`: how many images each update reads; 128 here, so an epoch is
-#   60,000 / 128 = 469 updates (the last batch holds the 96 images left over). A
+# * `BATCH_SIZE`: how many images each update reads; 128 here. 60,000 / 128 = 468.75,
+#   so an epoch is 469 updates (the last batch holds the 96 images left over). A
 #   larger batch gives a steadier gradient but fewer updates per epoch.
 # * `LEARNING_RATE`: how large the optimizer's steps are; 0.001 here. Too large, and
 #   the weights overshoot the low points of the loss and the accuracy jumps about; too
@@ -319,7 +322,8 @@ model.summary()
 # 3x3 layer adds 4 instead of 2: three 3x3 layers on, the formula gives 18 where the
 # shortcut would give 16.
 # `receptive_field.print_table` applies the formula to every layer of the model and
-# notes where the shortcut would say otherwise; check it against the table above.
+# notes the max-pool row, where the shortcut's doubling says otherwise; check it
+# against the table above.
 
 # %% tags=["nbval-check-output"]
 receptive_field.print_table(model)
@@ -398,7 +402,8 @@ for scale in (1, 3):
 # max-pooling, not with convolutions that move 2 pixels at a time (stride 2); put a
 # max-pool only between convolutions, never on the input and never within two
 # convolutions of the output; stack 3x3 kernels instead of using bigger ones; put no
-# other layer between the last convolution and the softmax; use no **biases** (an
+# batch norm, ReLU or dropout between the last convolution and the softmax (a
+# `Flatten`, which only reshapes, is fine); use no **biases** (an
 # extra number a layer can add to each output; the course's assignment forbids them);
 # use no fully connected layer and no kernel that covers the whole map; and let the
 # final receptive field cover the whole image.
@@ -480,9 +485,9 @@ plots.training_curves(history);
 
 # %% [markdown]
 # ## Evaluation
-# `model.evaluate` scores the test set with the weights of the last epoch. Because the
-# same images picked the best epoch, the best epoch's accuracy is a little optimistic;
-# the last epoch's is the number to quote.
+# `model.evaluate` scores the test set with the weights of the last epoch. The "best
+# epoch" is picked by looking at these same test images, so its accuracy is a little
+# optimistic; the last epoch's is the number to quote.
 
 # %%
 test_loss, test_accuracy = model.evaluate(x_test, y_test, verbose=0)
@@ -492,7 +497,7 @@ print(results.best_and_final(history))
 # %% [markdown]
 # ## What this run shows
 # * A plain stack of convolutions, with no fully connected layer, reads digits after
-#   one epoch: 97.76% of the test digits after epoch 1, and 98.81% after epoch 3, past
+#   one epoch: 98.06% of the test digits after epoch 1, and 98.57% after epoch 3, past
 #   the course's 98.28%.
 # * The training accuracy ends a little *below* the test accuracy. Keras averages it
 #   over the epoch's batches while the weights are still improving; the test accuracy

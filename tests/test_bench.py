@@ -91,3 +91,14 @@ def test_training_stops_at_the_target_as_keras_prints_it():
     stop.on_epoch_begin(1)
     stop.on_epoch_end(1, {"val_accuracy": 0.99419999})  # Keras prints 0.9942
     assert model.stop_training
+
+
+def test_the_benchmark_imports_and_measures_without_posix_resource(monkeypatch):
+    """Windows has no ``resource``: the script still imports, and leaves host memory out."""
+    import importlib.util
+
+    monkeypatch.setitem(sys.modules, "resource", None)  # import resource: ImportError
+    spec = importlib.util.spec_from_file_location("bench", ROOT / "benchmarks" / "bench.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert "host_peak_rss_mb" not in bench.peak_memory_mb()

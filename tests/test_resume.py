@@ -426,6 +426,18 @@ def test_other_data_of_the_same_size_trains_in_another_folder(tmp_path):
     assert len(list(tmp_path.iterdir())) == 2
 
 
+def test_a_smoke_run_never_meets_a_full_run_of_the_same_images(tmp_path, monkeypatch):
+    """A full run of 3 epochs, then a smoke run (which stops after 2) on the same images:
+    the smoke run trains in its own folder instead of refusing the longer run."""
+    _, full = fit(runs=tmp_path, epochs=3)
+    monkeypatch.setenv("DNNSTEPS_SMOKE", "1")
+    _, smoke = fit(runs=tmp_path, epochs=3)
+    assert smoke.run_dir != full.run_dir and len(smoke.history["loss"]) == 2
+    monkeypatch.delenv("DNNSTEPS_SMOKE")
+    _, again = fit(runs=tmp_path, epochs=3)  # a full run's folder is keyed as before
+    assert again.run_dir == full.run_dir
+
+
 LOSS_OBJECT_KEY = """
 import keras
 from crash_driver import tiny

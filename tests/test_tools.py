@@ -474,3 +474,15 @@ def test_papermill_runs_notebooks_in_place_and_leaves_no_trace(project, capsys):
     assert error.evalue == "broken cell"  # a failure is kept for inspection
     assert "failed: DNN2_b: RuntimeError: broken cell" in capsys.readouterr().err
     assert "| DNN1_a | 11,232 |" in (project / "README.md").read_text()
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX file modes")
+def test_atomic_write_leaves_a_readable_file_and_keeps_a_replaced_files_mode(tmp_path):
+    """mkstemp makes private files: a record or notebook written with it stays 0600."""
+    new, kept = tmp_path / "new.json", tmp_path / "kept.ipynb"
+    nbfiles.atomic_write(new, "{}")
+    kept.write_text("old")
+    kept.chmod(0o664)
+    nbfiles.atomic_write(kept, "new")
+    assert (new.stat().st_mode & 0o777, kept.stat().st_mode & 0o777) == (0o644, 0o664)
+    assert kept.read_text() == "new"

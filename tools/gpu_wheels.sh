@@ -20,7 +20,7 @@ if ! "$pip312" -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/nu
   pip312="$python"
 fi
 # The check's own needs, pinned to the versions tested here.
-needs="keras papermill jupytext nbformat nbclient ipykernel nbval filelock"
+needs="keras papermill jupytext nbformat nbclient ipykernel nbval pytest-xdist execnet filelock"
 pinned=$("$python" - $needs <<'PY'
 import sys
 from importlib.metadata import PackageNotFoundError, version

@@ -89,7 +89,11 @@ def recipe(model, batches: Batches, callbacks=()) -> dict:
     settings = model.get_compile_config() or {}
     rate = float(compiled.get("learning_rate") or 0.0)
     compile_keys = ("loss", "loss_weights", "metrics", "weighted_metrics")
+    # A smoke run stops after two epochs: it never shares a folder with a full run, even
+    # on the same images (a full run's keys stay as they were).
+    smoke = {"smoke": True} if config.smoke_mode() else {}
     return {
+        **smoke,
         "layers": _without_names(model.get_config()),
         "optimizer": [type(optimizer).__name__, compiled],
         **{k: settings.get(k) for k in compile_keys},

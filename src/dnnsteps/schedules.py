@@ -42,7 +42,7 @@ def constant(lr: float = 0.001) -> Schedule:
 
 
 def inverse_time(lr0: float = 0.003, decay: float = 0.319) -> Schedule:
-    """The course's decay: ``round(lr0 / (1 + decay * epoch), 10)``; fast early, gentle late."""
+    """DNN7's decay: ``round(lr0 / (1 + decay * epoch), 10)``; fast early, gentle late."""
     lr0 = _positive("lr0", lr0)
     decay = _non_negative("decay", decay)
     return lambda epoch: round(lr0 / (1.0 + decay * _integer("epoch", epoch)), 10)
