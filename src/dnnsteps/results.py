@@ -48,12 +48,17 @@ def _recipe(step: str):
     return models.get(step)[1]
 
 
+def _best_by_target_epoch(recipe, val) -> float:
+    """The best accuracy, as printed, up to the epoch the target must be reached by."""
+    return max((as_printed(v) for v in val[: recipe.target_epoch or None]), default=0.0)
+
+
 def missed(step: str, val: list[float]) -> str | None:
     """Why ``val`` misses step's target, or None when it meets it."""
     recipe, val = _recipe(step), [as_printed(v) for v in val]
-    by = recipe.target_epoch or len(val)
-    if not val or max(val[:by]) < recipe.target:
-        return f"{recipe.target:.2%} not reached by epoch {by} (best {max(val[:by], default=0):.2%})"
+    by, best = recipe.target_epoch or len(val), _best_by_target_epoch(recipe, val)
+    if not val or best < recipe.target:
+        return f"{recipe.target:.2%} not reached by epoch {by} (best {best:.2%})"
     if recipe.hold_last:
         lowest = min(val[-recipe.hold_last :])
         if lowest < recipe.target:
@@ -80,7 +85,7 @@ def verdict(step: str, history) -> bool:
     if why is None:
         print(f"{step}: target met ({recipe.target:.2%}).")
         return True
-    short = recipe.target - max(as_printed(v) for v in val[: recipe.target_epoch or None])
+    short = recipe.target - _best_by_target_epoch(recipe, val)
     if config.strict() and (recipe.hold_last or short > COURSE_FIGURE_SLACK):
         raise DnnstepsError(f"{step}: target missed: {why}.")
     if not recipe.hold_last:
