@@ -29,7 +29,7 @@
 # 1. **Fewer parameters: 7,560.** 8 and 16 kernels before the max-pool, 8 after the
 #    1x1 merge, then 16 in each of the last three 3x3 layers, which produce the small
 #    10x10, 8x8 and 6x6 maps. Half the assignment's budget: the target is not in the
-#    parameter count but in how the net trains (points 2-6).
+#    parameter count but in how the net trains (points 2-5).
 # 2. **A lean first block.** The first convolution has no batch norm, and the second is
 #    max-pooled *before* its batch norm and ReLU. ReLU and max-pooling commute (the
 #    largest of four values is still the largest after ReLU), so the receptive fields
@@ -39,11 +39,12 @@
 # 3. **Less dropout:** 5%, and only after the first two 3x3 convolutions of block 2
 #    (on the 10x10 and 8x8 maps), where DNN7 had 10% after six convolutions. A net
 #    this small has less capacity to spare.
-# 4. **Batches of 64** instead of 128: twice as many weight updates per epoch.
-# 5. **A one-cycle learning-rate schedule** instead of DNN7's decay: the rate climbs
-#    from 0.001 to a peak of 0.01, then falls along a cosine to a floor of 0.0001,
-#    and the last epochs train at that floor.
-# 6. **20 epochs** instead of DNN7's 15: all the assignment allows.
+# 4. **A one-cycle learning-rate schedule** instead of DNN7's decay: the rate climbs
+#    from 0.001 to a peak of 0.01, then falls along a cosine to a floor of 0.0001 by
+#    epoch 10, and the last 5 epochs train at that floor.
+# 5. **15 epochs in batches of 128**, as DNN7 trained: the assignment allows 20 epochs,
+#    but the cycle ends at epoch 10, and five more epochs at the floor show whether the
+#    accuracy holds.
 #
 # The course's own eighth network reached 99.46% at epoch 11, with 16.6k parameters:
 # one epoch of one run. Here the target is stricter: the test accuracy must **hold** at
@@ -97,37 +98,40 @@ print("train:", x_train.shape, " test:", x_test.shape)
 # %% [markdown]
 # ## The recipe
 # How this step trains. The schedule comes from `dnnsteps.schedules`: `one_cycle` returns
-# a function of the epoch, like DNN7's `SCHEDULE`. Its peak is `LEARNING_RATE`; `tail=4`
-# ends the cycle 4 epochs before the run does.
+# a function of the epoch, like DNN7's `SCHEDULE`. Its peak is `LEARNING_RATE`; `tail=5`
+# ends the cycle 5 epochs before the run does.
 
 # %% tags=["recipe"]
 from dnnsteps import schedules
 
-EPOCHS = 20
-BATCH_SIZE = 64
+EPOCHS = 15
+BATCH_SIZE = 128
 LEARNING_RATE = 0.01  # the peak of the cycle
-SCHEDULE = schedules.one_cycle(peak=LEARNING_RATE, epochs=EPOCHS, tail=4)
+SCHEDULE = schedules.one_cycle(peak=LEARNING_RATE, epochs=EPOCHS, tail=5)
 
 # %% [markdown]
 # ## Batch size
 # One epoch shows the net every training image once. The batch size decides how many
 # images each weight update averages over, and so how many updates an epoch makes.
 # Smaller batches give more updates, each a little noisier; that noise is itself a mild
-# regulariser.
+# regulariser. But every update is a training step, and each step has a cost of its
+# own besides the images it carries, so on a CPU an epoch in batches of 64 takes longer
+# than one in batches of 128. DNN8 keeps 128: with a peak rate of 0.01, 469 updates per
+# epoch are enough.
 
 # %%
-for batch_size in (128, BATCH_SIZE):
+for batch_size in (64, BATCH_SIZE):
     updates = int(np.ceil(len(x_train) / batch_size))
     print(f"batch size {batch_size:>3}: {updates:>4} weight updates per epoch")
 
 # %% [markdown]
 # ## The one-cycle schedule
 # The rate of every epoch (counted from 1, as the training log counts). It starts at a
-# tenth of the peak and climbs in a straight line over the first quarter of the cycle:
-# a **warm-up**, so that the first updates, made while the weights are still random,
-# stay small. Then it falls along a cosine to a hundredth of the peak. The cycle is
-# squeezed into the first 16 epochs: the rate reaches its floor at epoch 16 and stays
-# there for the last 4 epochs, so the last epochs, those the target reads, measure a
+# tenth of the peak and climbs in a straight line to the peak at epoch 3 (about the first
+# quarter of the cycle): a **warm-up**, so that the first updates, made while the weights
+# are still random, stay small. Then it falls along a cosine to a hundredth of the peak. The cycle is
+# squeezed into the first 10 epochs: the rate reaches its floor at epoch 10 and stays
+# there for the last 5 epochs, so the last epochs, those the target reads, measure a
 # settled net rather than one still changing.
 #
 # Compared with DNN7's decay, one-cycle peaks more than three times higher (0.01 against
@@ -228,9 +232,9 @@ print(results.best_and_final(history))
 
 # %% [markdown]
 # ## Compared with DNN7
-# DNN7 trained 17,794 parameters for 15 epochs; this run trains 7,560 for 20, with all
-# the changes listed in the overview. The comparison shows where DNN8 stands, not which
-# change did what.
+# DNN7 trained 17,794 parameters for 15 epochs; this run trains 7,560 for 15 as well,
+# with all the changes listed in the overview. The comparison shows where DNN8 stands,
+# not which change did what.
 
 # %%
 print(results.compare(history, "DNN8_assignment", previous="DNN7_lr_schedule"))
@@ -239,7 +243,8 @@ print(results.compare(history, "DNN8_assignment", previous="DNN7_lr_schedule"))
 # ## The assignment's rules, checked
 # Every rule of the assignment, on this model and this run: the parameters, fully
 # connected layers and biases, counted in every layer (nested ones included), and the
-# test accuracy of the first 20 epochs. CODE9 runs the same check on your model.
+# test accuracy of the first 20 epochs (this run trains 15). CODE9 runs the same check
+# on your model.
 
 # %%
 rules.print_check(model, history)
@@ -310,23 +315,24 @@ plots.misclassified(model, x_test, y_test);
 # %% [markdown]
 # ## What this run shows
 # * **The assignment, met on seed 0:** 7,560 parameters, no fully connected layer, no
-#   bias, 99.4% first reached at epoch 13; the last epoch's weights score 99.55% in
-#   `model.evaluate`.
-# * **The target holds, just.** In each of the last 3 epochs, on each of the five
+#   bias, 99.4% first reached at epoch 8, while the rate was still falling; the last
+#   epoch's weights score 99.53% in `model.evaluate`.
+# * **The target holds, narrowly.** In each of the last 3 epochs, on each of the five
 #   seeds, the test accuracy is at least 99.40%; the lowest of those fifteen values is
-#   99.40% itself (seed 1, last epoch), with no room to spare.
-# * Four of the five seeds reach the course's 99.46%, later than the course's epoch
-#   11: at epoch 13 (seeds 0, 3 and 4; seed 3 exactly 99.46%) and 14 (seed 2). Seed 1
-#   never does: its best, 99.42%, comes first at epoch 16.
-# * **Against DNN7:** 7,560 parameters instead of 17,794, and a higher last epoch,
-#   99.55% against 99.35%. DNN8 changes several things at once, though, so this run
-#   alone cannot say what each change did.
-# * 45 of the 10,000 test digits are still misread. The 9 is misread most often (11
-#   times), and the most frequent confusion is a 9 read as a 4 (5 times), then four
-#   confusions of 3 each: 4 read as 9, 6 read as 1, 7 read as 1, and 9 read as 7.
-#   Several of the misread digits in the grid would make a person hesitate too.
+#   99.41% (seed 1, epoch 14): one test image above the line.
+# * Seeds 0 and 3 reach the course's 99.46% at epoch 9, before the course's epoch 11;
+#   seed 2 only at its last epoch. Seeds 1 and 4 never do: their best epochs are 99.44%
+#   and 99.45%.
+# * **Against DNN7:** 7,560 parameters instead of 17,794, the same 15 epochs, and a
+#   higher last epoch, 99.53% against 99.35%. DNN8 changes several things at once,
+#   though, so this run alone cannot say what each change did.
+# * 47 of the 10,000 test digits are still misread. The 9 is misread most often (9
+#   times), and the most frequent confusion is a 9 read as a 4 (7 times), then a 5 read
+#   as a 3 (4 times), then three confusions of 3 each: 6 read as 0, 7 read as 1, and 1
+#   read as 3. Several of the misread digits in the grid would make a person hesitate
+#   too.
 # * From DNN1 to here: 69,408 parameters and 98.57% after 3 epochs, to 7,560
-#   parameters and 99.55% after 20.
+#   parameters and 99.53% after 15.
 #
 # ## Run record
 # The record keeps every seed's curve; the verdict applies the target to each seed.
@@ -345,7 +351,7 @@ for seed, val in val_by_seed.items():
 #    weak model for 20 epochs and writes the folder you hand in; make it reach 99.4%.
 # 2. Put batch norm back on the first two convolutions (the DNN7 way) in `build_model`.
 #    Does the test accuracy of the last 3 epochs change?
-# 3. Set `BATCH_SIZE = 128` in the recipe cell and run the notebook again from there.
-#    Does the target still hold on all five seeds?
+# 3. Set `BATCH_SIZE = 64` in the recipe cell and run the notebook again from there.
+#    Does the target still hold on all five seeds? How much longer does an epoch take?
 # 4. Remove both dropout layers from `build_model` and run the notebook again from the
 #    model cell. How many of the five seeds still hold 99.40%?

@@ -81,5 +81,5 @@ def test_dnn8s_schedule_ends_at_its_floor_for_the_epochs_the_rule_reads():
     rates = [recipe.schedule(e) for e in range(recipe.epochs)]
     assert rates[-recipe.hold_last :] == [pytest.approx(min(rates))] * recipe.hold_last
     assert rates == [
-        schedules.one_cycle(0.01, recipe.epochs, tail=4)(e) for e in range(recipe.epochs)
+        schedules.one_cycle(0.01, recipe.epochs, tail=5)(e) for e in range(recipe.epochs)
     ]

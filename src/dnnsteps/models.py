@@ -369,8 +369,8 @@ RECIPES: dict[str, Recipe] = {
     "dnn6": Recipe(epochs=21, target=0.9940),
     "dnn7": Recipe(epochs=15, learning_rate=0.003, target=0.9942, target_epoch=14,
                    schedule=schedules.inverse_time(0.003, decay=0.319)),
-    "dnn8": Recipe(epochs=20, batch_size=64, learning_rate=0.01, target=0.9940, hold_last=3,
-                   schedule=schedules.one_cycle(peak=0.01, epochs=20, tail=4)),
+    "dnn8": Recipe(epochs=15, learning_rate=0.01, target=0.9940, hold_last=3,
+                   schedule=schedules.one_cycle(peak=0.01, epochs=15, tail=5)),
     "code9": Recipe(epochs=20, target=0.9940),
 }  # fmt: skip
 NAMES = tuple(RECIPES)
