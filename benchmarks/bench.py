@@ -119,10 +119,9 @@ def run_one(name: str, seed: int, smoke: bool, max_epochs: int) -> dict:
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    stop = StopAtTarget(target)
-    callbacks = [stop]
-    if recipe.schedule is not None:
-        callbacks.insert(0, keras.callbacks.LearningRateScheduler(recipe.schedule))
+    stop, schedule = StopAtTarget(target), recipe.schedule
+    callbacks = [keras.callbacks.LearningRateScheduler(schedule)] if schedule else []
+    callbacks.append(stop)
     if name == "keras_example":  # Keras's own batches and shuffle, as keras.io trains it
         train = dict(x=x_train, y=y_train, batch_size=recipe.batch_size)
     else:  # as the notebooks train: the order of the batches from the seed and the epoch
@@ -228,6 +227,8 @@ def main(argv=None) -> int:
         print("BENCH " + json.dumps(record), flush=True)
         return 0
 
+    from dnnsteps.runfiles import atomic_write
+
     records = []
     for name in args.models:
         print(f"== {name}", flush=True)
@@ -254,14 +255,14 @@ def main(argv=None) -> int:
         "models": records,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    atomic_write(args.out, json.dumps(result, indent=2) + "\n")
     print(table(records))
     print(f"wrote {args.out}")
     if not args.no_readme:
-        text = args.readme.read_text()
-        head, rest = text.split(BENCH_START, 1)
+        head, rest = args.readme.read_text().split(BENCH_START, 1)
         tail = rest.split(BENCH_END, 1)[1]
-        args.readme.write_text(f"{head}{BENCH_START}\n{table(records)}\n{BENCH_END}{tail}")
+        section = f"{BENCH_START}\n{table(records)}\n{BENCH_END}"
+        atomic_write(args.readme, head + section + tail)
         print(f"updated {args.readme}")
     return 0
 

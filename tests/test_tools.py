@@ -478,11 +478,15 @@ def test_papermill_runs_notebooks_in_place_and_leaves_no_trace(project, capsys):
 
 @pytest.mark.skipif(os.name == "nt", reason="POSIX file modes")
 def test_atomic_write_leaves_a_readable_file_and_keeps_a_replaced_files_mode(tmp_path):
-    """mkstemp makes private files: a record or notebook written with it stays 0600."""
+    """A new file gets the usual mode (umask's), a replaced file keeps its own: a private
+    temporary file must not leave a record or notebook readable by its owner only."""
+    umask = os.umask(0o022)
+    os.umask(umask)
     new, kept = tmp_path / "new.json", tmp_path / "kept.ipynb"
     nbfiles.atomic_write(new, "{}")
     kept.write_text("old")
-    kept.chmod(0o664)
+    kept.chmod(0o640)
     nbfiles.atomic_write(kept, "new")
-    assert (new.stat().st_mode & 0o777, kept.stat().st_mode & 0o777) == (0o644, 0o664)
+    assert new.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert kept.stat().st_mode & 0o777 == 0o640
     assert kept.read_text() == "new"

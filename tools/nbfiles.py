@@ -7,10 +7,7 @@ language_info; none of it is content, so all of it goes before a notebook is wri
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
-from pathlib import Path
 
 KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
 # Cells papermill adds: the parameters it injected, the banner over a failed run.
@@ -76,16 +73,7 @@ def write(nb, path) -> None:
 
 
 def atomic_write(path, text: str) -> None:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        # mkstemp's file is private (0600): keep the replaced file's mode, else rw-r--r--
-        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Replace ``path`` in one step, keeping its permissions: the package's own writer."""
+    from dnnsteps.runfiles import atomic_write as write
+
+    write(path, text)

@@ -11,11 +11,14 @@ import json
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import keras
 import numpy as np
 
 from .errors import DnnstepsError
+
+if TYPE_CHECKING:
+    import keras
 
 LOG_FILE = "log.csv"
 MODEL_FILE = "model.keras"
@@ -44,6 +47,8 @@ def write_with(path, write) -> None:
     tmp = path.with_name(f".tmp-{path.name}")  # keeps the suffix Keras checks for
     try:
         write(tmp)
+        if path.exists():  # the new file keeps the permissions of the one it replaces
+            os.chmod(tmp, path.stat().st_mode & 0o777)
         _publish(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
@@ -72,6 +77,8 @@ def sha256(path) -> str:
 
 def load_model(path) -> keras.Model:
     """A saved ``.keras`` model, loaded in safe mode (no code from the file runs)."""
+    import keras  # here: the writers above serve tools that start no backend
+
     try:
         return keras.saving.load_model(path, safe_mode=True, compile=False)
     except Exception as exc:  # noqa: BLE001 - any unreadable model is one message
