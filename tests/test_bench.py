@@ -10,6 +10,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _script(name: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.mark.slow
 def test_bench_smoke_writes_json_and_readme_section(tmp_path):
     readme = tmp_path / "README.md"
@@ -53,19 +62,8 @@ def test_bench_rejects_an_unknown_model():
     assert proc.returncode == 2 and "invalid choice: 'nope'" in proc.stderr
 
 
-def _profile_ops():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "profile_ops", ROOT / "benchmarks" / "profile_ops.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_profile_groups_ops_by_layer_type():
-    layer_kind = _profile_ops().layer_kind
+    layer_kind = _script("profile_ops").layer_kind
     types = {"c2_bn": "BatchNormalization", "conv2d": "Conv2D", "conv2d_1": "Conv2D"}
     grad = "StatefulPartitionedCall/gradient_tape/dnn8_1/c2_bn_1/moments/Sum"
     assert layer_kind(grad, types) == ("backward", "BatchNormalization")
@@ -76,12 +74,9 @@ def test_profile_groups_ops_by_layer_type():
 
 
 def test_training_stops_at_the_target_as_keras_prints_it():
-    import importlib.util
     import types
 
-    spec = importlib.util.spec_from_file_location("bench", ROOT / "benchmarks" / "bench.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = _script("bench")
     model = types.SimpleNamespace(stop_training=False)
     stop = bench.StopAtTarget(0.9942)
     stop.set_model(model)
@@ -95,10 +90,61 @@ def test_training_stops_at_the_target_as_keras_prints_it():
 
 def test_the_benchmark_imports_and_measures_without_posix_resource(monkeypatch):
     """Windows has no ``resource``: the script still imports, and leaves host memory out."""
-    import importlib.util
-
     monkeypatch.setitem(sys.modules, "resource", None)  # import resource: ImportError
-    spec = importlib.util.spec_from_file_location("bench", ROOT / "benchmarks" / "bench.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = _script("bench")
     assert "host_peak_rss_mb" not in bench.peak_memory_mb()
+
+
+def test_the_record_small_net_keeps_the_rules_under_5900_parameters():
+    from dnnsteps import rules
+
+    model = _script("small").small_net()
+    assert model.count_params() < 5_900
+    assert rules.passed(rules.check(model)) and rules.passed(rules.review(model))
+
+
+@pytest.mark.slow
+def test_small_smoke_adds_seeds_to_its_record_and_writes_the_table(tmp_path):
+    speed = tmp_path / "speed.md"
+    speed.write_text("a\n<!-- small:start -->\nSTALE\n<!-- small:end -->\nb\n")
+    out = tmp_path / "small.json"
+    script = [sys.executable, str(ROOT / "benchmarks" / "small.py"), "--smoke"]
+    paths = ["--out", str(out), "--readme", str(speed)]
+    for seeds in (["0"], ["1"]):
+        proc = subprocess.run(script + ["--seeds", *seeds] + paths, capture_output=True,
+                              text=True, timeout=600)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    record = json.loads(out.read_text())
+    assert list(record["seeds"]) == ["0", "1"] and record["mode"] == "smoke"
+    assert all(len(val) == record["epochs"] == 2 for val in record["seeds"].values())
+    assert record["seeds"]["0"] != record["seeds"]["1"]
+    text = speed.read_text()
+    assert "STALE" not in text and "| 1 |" in text and text.endswith("b\n")
+
+
+@pytest.mark.slow
+def test_small_refuses_a_file_it_did_not_write(tmp_path):
+    out = tmp_path / "notes.json"
+    out.write_text('["mine"]')
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "small.py"),
+            "--out",
+            str(out),
+            "--no-readme",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2 and "is not a record of this script" in proc.stderr
+    assert out.read_text() == '["mine"]'
+
+
+@pytest.mark.full_run_outputs
+def test_the_speed_page_shows_the_committed_benchmark_records():
+    speed = (ROOT / "docs" / "speed.md").read_text()
+    bench = json.loads((ROOT / "results" / "bench.json").read_text())["models"]
+    assert _script("bench").table(bench) in speed
+    small = json.loads((ROOT / "results" / "small.json").read_text())
+    assert _script("small").seeds_section(small) in speed
