@@ -258,10 +258,10 @@ rules.print_review(model)
 # training accuracy is measured with dropout on, the test accuracy with it off, so the
 # two curves are not measured under the same conditions: a net with dropout can score
 # higher on the test digits than on its own training batches, on top of the effect
-# DNN5 showed (Keras's training figure is an average over the epoch's batches). The `resumable` callback
-# saves every epoch in a run folder under `RUNS`: if the session dies, run the cell
-# again and training resumes after the last finished epoch; a finished run is loaded
-# instead of trained again.
+# DNN5 showed (Keras's training figure is an average over the epoch's batches). The
+# `resumable` callback saves every epoch in a run folder under `RUNS`: if the session
+# dies, run the cell again and training resumes after the last finished epoch; a
+# finished run is loaded instead of trained again.
 
 # %%
 train = Batches(x_train, y_train, batch_size=BATCH_SIZE, seed=SEED)
@@ -350,7 +350,7 @@ for name, build in (("DNN5, no dropout ", models.dnn5), ("DNN6, dropout 0.1", mo
         )
         train_acc = net.evaluate(x_part, y_part, verbose=0)[1]
         test_acc = net.evaluate(x_test, y_test, verbose=0)[1]
-        gaps.append(100 * (round(train_acc, 4) - round(test_acc, 4)))  # as printed
+        gaps.append(100 * (results.as_printed(train_acc) - results.as_printed(test_acc)))
         scores = f"train {train_acc:.2%}, test {test_acc:.2%}, gap {gaps[-1]:+.2f}"
         print(f"{name} seed {seed}: {scores}")
     print(f"{name} mean gap over 3 seeds: {np.mean(gaps):+.2f} points")

@@ -115,9 +115,9 @@ SCHEDULE = schedules.one_cycle(peak=LEARNING_RATE, epochs=EPOCHS, tail=5)
 # images each weight update averages over, and so how many updates an epoch makes.
 # Smaller batches give more updates, each a little noisier; that noise is itself a mild
 # regulariser. But every update is a training step, and each step has a cost of its
-# own besides the images it carries, so on a CPU an epoch in batches of 64 takes longer
-# than one in batches of 128 (exercise 3 lets you time it). DNN8 keeps 128: with a peak rate of 0.01, 469 updates per
-# epoch are enough.
+# own besides the images it carries, so an epoch in batches of 64 takes longer than one
+# in batches of 128 (exercise 3 lets you time it). DNN8 keeps 128: with a peak rate of
+# 0.01, 469 updates per epoch are enough.
 
 # %%
 for batch_size in (64, BATCH_SIZE):

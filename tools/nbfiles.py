@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from dnnsteps.runfiles import atomic_write  # noqa: F401 - the tools' writer too
+
 KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
 # Cells papermill adds: the parameters it injected, the banner over a failed run.
 ADDED_TAGS = {"injected-parameters", "papermill-error-cell-tag"}
@@ -70,10 +72,3 @@ def write(nb, path) -> None:
     normalise(nb)
     text = nbformat.writes(nb)
     atomic_write(path, text if text.endswith("\n") else text + "\n")
-
-
-def atomic_write(path, text: str) -> None:
-    """Replace ``path`` in one step, keeping its permissions: the package's own writer."""
-    from dnnsteps.runfiles import atomic_write as write
-
-    write(path, text)
